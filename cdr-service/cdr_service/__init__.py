@@ -1,0 +1,17 @@
+"""Tollgate CDR service: servers, provider adapters, the CDR store and PBX actions."""
+
+from typing import Any
+
+from flask import Flask
+
+from tollgate_common.config import load_settings
+from tollgate_common.service import create_service_app
+
+from .config import Settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the cdr service app; `config` overrides settings (tests pass a dict)."""
+    settings = load_settings(Settings, config)
+    app = create_service_app(__name__, settings, title="Tollgate CDR service")
+    return app

@@ -1,0 +1,1 @@
+"""Tollgate gateway: the only public HTTP surface."""

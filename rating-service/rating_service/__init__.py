@@ -1,0 +1,17 @@
+"""Tollgate rating service: tariffs, packages, filters and the rating engine."""
+
+from typing import Any
+
+from flask import Flask
+
+from tollgate_common.config import load_settings
+from tollgate_common.service import create_service_app
+
+from .config import Settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the rating service app; `config` overrides settings (tests pass a dict)."""
+    settings = load_settings(Settings, config)
+    app = create_service_app(__name__, settings, title="Tollgate rating service")
+    return app

@@ -1,0 +1,1 @@
+"""Simulators of the external systems Tollgate talks to, faithful to integrations.md, faults included."""
