@@ -45,6 +45,10 @@ class NotFound(TollgateError):
     code = "not_found"
 
 
+class MethodNotAllowed(TollgateError):
+    code = "method_not_allowed"
+
+
 class Conflict(TollgateError):
     code = "conflict"
 
@@ -79,6 +83,7 @@ HTTP_STATUS: dict[type[TollgateError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
+    MethodNotAllowed: 405,
     Conflict: 409,
     InvalidInput: 422,
     RateLimited: 429,

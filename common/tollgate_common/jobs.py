@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -91,7 +92,8 @@ def fetch_job(connection: Redis, job_id: str) -> Job:
 
 def job_report(job: Job) -> dict[str, Any]:
     """Describe a job for `/v1/jobs/{id}`: status, progress, result or error."""
-    status = job.get_status(refresh=True)
+    job.refresh()
+    status = job.get_status()
     status_text = status.value if isinstance(status, JobStatus) else str(status)
     error = None
     if status == JobStatus.FAILED:
@@ -103,13 +105,22 @@ def job_report(job: Job) -> dict[str, Any]:
         "status": status_text,
         "description": job.description,
         "queue": job.origin,
-        "enqueued_at": job.enqueued_at.isoformat() + "Z" if job.enqueued_at else None,
-        "started_at": job.started_at.isoformat() + "Z" if job.started_at else None,
-        "ended_at": job.ended_at.isoformat() + "Z" if job.ended_at else None,
+        "enqueued_at": utc_iso(job.enqueued_at),
+        "started_at": utc_iso(job.started_at),
+        "ended_at": utc_iso(job.ended_at),
         "progress": job.meta.get("progress"),
         "result": job.return_value() if status == JobStatus.FINISHED else None,
         "error": error,
     }
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC; RQ hands back naive UTC datetimes in some versions and aware ones in others."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def report_progress(done: int, total: int | None = None, message: str | None = None) -> None:

@@ -33,6 +33,7 @@ def create_service_app(
     title: str,
     require_internal_token: bool = True,
     readiness_checks: dict[str, Callable[[], None]] | None = None,
+    serve_openapi: bool = True,
 ) -> Flask:
     """Build the common part of a service app; the caller registers its blueprints on `app.extensions['api']`."""
     app = Flask(import_name)
@@ -41,7 +42,7 @@ def create_service_app(
         API_TITLE=title,
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/",
+        OPENAPI_URL_PREFIX="/" if serve_openapi else None,
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
@@ -115,7 +116,7 @@ def describe_failure(check: str, exc: Exception) -> str:
         return f"database unreachable ({safe_url(get_db().url)}): {exc.__class__.__name__}"
     if check == "redis":
         return f"redis unreachable: {exc.__class__.__name__}"
-    return f"{exc.__class__.__name__}: {exc}"
+    return str(exc) or exc.__class__.__name__
 
 
 def register_metrics(app: Flask, service: str) -> None:

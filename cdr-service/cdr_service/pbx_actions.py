@@ -1,0 +1,136 @@
+"""The PBX action log: suspend or unsuspend a service once per action reference, visible while pending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import select
+
+from tollgate_common.db import Database
+from tollgate_common.errors import NotFound
+from tollgate_common.jobs import enqueue
+
+from .adapters.base import ProviderAdapter, ServiceTarget
+from .models import PbxAction, Server, ServiceAssignment
+
+ACTIONS = ("suspend", "unsuspend")
+
+
+def target_of(assignment: ServiceAssignment) -> ServiceTarget:
+    return ServiceTarget(
+        service_id=assignment.service_id,
+        tenant=assignment.tenant,
+        extensions=tuple(assignment.extensions or ()),
+        dids=tuple(assignment.dids or ()),
+        billed_number=assignment.billed_number,
+    )
+
+
+def action_result(action: PbxAction) -> dict[str, Any]:
+    return {"status": "done" if action.status == "done" else "pending", "message": action.message}
+
+
+def run_action(
+    db: Database,
+    redis: Redis,
+    service_id: int,
+    action_ref: str,
+    action: str,
+    adapter_factory: Callable[[Server], ProviderAdapter],
+) -> dict[str, Any]:
+    """Apply `action` on the service's PBX unless `action_ref` is already done; record every attempt.
+
+    A failure is recorded on the action (still pending, with the error) and re-raised so RQ retries.
+    A `manual` strategy records a task for an admin and emails them: the action stays pending until
+    an admin marks it done.
+    """
+    now = datetime.now(UTC)
+    with db.session() as session:
+        record = session.scalar(select(PbxAction).where(PbxAction.action_ref == action_ref))
+        if record is not None and record.status in ("done", "manual"):
+            return action_result(record)
+        assignment = session.get(ServiceAssignment, service_id)
+        if assignment is None:
+            raise NotFound(f"service {service_id} is not a VoIP service known to cdr-service")
+        server = session.get(Server, assignment.server_id)
+        if record is None:
+            record = PbxAction(
+                action_ref=action_ref,
+                service_id=service_id,
+                server_id=server.id,
+                action=action,
+                strategy=str((server.settings or {}).get("suspend_strategy", "")),
+                status="pending",
+                attempts=0,
+                message="",
+                details={},
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(record)
+        record.attempts += 1
+        target = target_of(assignment)
+        adapter = adapter_factory(server)
+    try:
+        details = adapter.suspend(target) if action == "suspend" else adapter.unsuspend(target)
+    except Exception as exc:
+        with db.session() as session:
+            record = session.scalar(select(PbxAction).where(PbxAction.action_ref == action_ref))
+            record.message = f"attempt {record.attempts} failed: {exc}"[:2000]
+            record.updated_at = datetime.now(UTC)
+        raise
+    with db.session() as session:
+        record = session.scalar(select(PbxAction).where(PbxAction.action_ref == action_ref))
+        assignment = session.get(ServiceAssignment, service_id)
+        record.details = details
+        record.updated_at = datetime.now(UTC)
+        if details.get("manual"):
+            record.status = "manual"
+            record.message = details.get("message", "recorded as a task for an admin")
+            enqueue(
+                redis,
+                "notify",
+                "notify_service.jobs.send",
+                f"pbx-task:{action_ref}",
+                "PBX Action Required",
+                None,
+                {"service_id": service_id, "action": action, "tenant": assignment.tenant, **details},
+                job_id=f"pbx-task:{action_ref}",
+            )
+            return action_result(record)
+        record.status = "done"
+        record.message = f"{action} done ({record.strategy})"
+        assignment.suspended = action == "suspend"
+        assignment.status = "Suspended" if action == "suspend" else "Active"
+        return action_result(record)
+
+
+def list_actions(db: Database, *, service_id: int | None = None, status: str | None = None) -> list[PbxAction]:
+    """PBX actions, newest first, optionally one service's or one status'."""
+    with db.session() as session:
+        query = select(PbxAction).order_by(PbxAction.id.desc())
+        if service_id is not None:
+            query = query.where(PbxAction.service_id == service_id)
+        if status is not None:
+            query = query.where(PbxAction.status == status)
+        return list(session.scalars(query.limit(500)))
+
+
+def complete_manual(db: Database, action_id: int, note: str) -> PbxAction:
+    """Mark a manual task done once an admin has carried it out on the provider's portal."""
+    with db.session() as session:
+        record = session.get(PbxAction, action_id)
+        if record is None:
+            raise NotFound(f"PBX action {action_id} not found")
+        if record.status != "done":
+            record.status = "done"
+            record.message = note or "done by an admin"
+            record.updated_at = datetime.now(UTC)
+            assignment = session.get(ServiceAssignment, record.service_id)
+            if assignment is not None:
+                assignment.suspended = record.action == "suspend"
+                assignment.status = "Suspended" if record.action == "suspend" else "Active"
+        return record

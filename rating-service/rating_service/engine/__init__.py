@@ -1,0 +1,1 @@
+"""The Flask-free rating engine: numbers, filters, compiled tariffs, increments, cost and free minutes."""
