@@ -10,8 +10,10 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import MetaData, create_engine, text
+from werkzeug.serving import make_server
 
 from .db import Database, upgrade_database
 from .http import INTERNAL_TOKEN_HEADER
@@ -81,9 +84,16 @@ class DatabaseFactory:
     def __init__(self) -> None:
         self.run_id = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.created: list[str] = []
+        self.urls: dict[str, str] = {}
         self.sqlite_dir: Path | None = None
 
     def __call__(self, name: str, migrations_dir: Path | None = None) -> str:
+        """Return the database for `name`, creating (and migrating) it on first use."""
+        if name not in self.urls:
+            self.urls[name] = self.create(name, migrations_dir)
+        return self.urls[name]
+
+    def create(self, name: str, migrations_dir: Path | None) -> str:
         if storage_backend() == "sqlite":
             if self.sqlite_dir is None:
                 self.sqlite_dir = Path(tempfile.mkdtemp(prefix="tollgate-test-"))
@@ -159,3 +169,16 @@ def run_jobs(app: Flask, queue_name: str) -> None:
     from .worker import build_worker
 
     build_worker(app, queue_name, simple=True).work(burst=True)
+
+
+@contextmanager
+def serve_app(app: Flask) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a thread for the duration; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,0 +1,98 @@
+"""The one error envelope and the table mapping domain errors to statuses."""
+
+import pytest
+from flask import Flask
+from marshmallow import Schema, fields
+
+from tollgate_common import errors
+from tollgate_common.errors import register_error_handlers
+
+
+class NotFoundTariff(errors.NotFound):
+    """A subclass defined by a service, to check the table walks the hierarchy."""
+
+
+@pytest.fixture
+def app():
+    app = Flask(__name__)
+    register_error_handlers(app)
+
+    class Body(Schema):
+        rate = fields.Decimal(required=True)
+
+    @app.get("/raise/<name>")
+    def raise_error(name):
+        raise {
+            "not_found": NotFoundTariff("tariff 9 not found"),
+            "invalid": errors.InvalidInput("Prefix: missing on line 3", {"line": 3}),
+            "rate_limited": errors.RateLimited("slow down", 12),
+            "boom": RuntimeError("secret detail"),
+        }[name]
+
+    @app.post("/validate")
+    def validate():
+        Body().load({})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("error_cls", "status"),
+    [
+        (errors.BadRequest, 400),
+        (errors.Unauthorized, 401),
+        (errors.Forbidden, 403),
+        (errors.NotFound, 404),
+        (errors.MethodNotAllowed, 405),
+        (errors.Conflict, 409),
+        (errors.InvalidInput, 422),
+        (errors.UpstreamError, 502),
+        (errors.Unavailable, 503),
+        (errors.TollgateError, 500),
+        (NotFoundTariff, 404),
+    ],
+)
+def test_status_table(error_cls, status):
+    """Every domain error (and its subclasses) has one HTTP status."""
+    assert errors.status_for(error_cls("x")) == status
+
+
+@pytest.mark.smoke
+def test_domain_error_envelope(app):
+    """A domain error becomes the envelope with its code, message and details."""
+    response = app.test_client().get("/raise/invalid")
+    assert response.status_code == 422
+    assert response.json == {
+        "error": {"code": "invalid", "message": "Prefix: missing on line 3", "details": {"line": 3}}
+    }
+
+
+def test_rate_limited_sets_retry_after(app):
+    """429 carries Retry-After."""
+    response = app.test_client().get("/raise/rate_limited")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "12"
+
+
+def test_unexpected_error_hides_detail(app):
+    """An unexpected exception is a 500 envelope that does not leak the exception text."""
+    response = app.test_client().get("/raise/boom")
+    assert response.status_code == 500
+    assert "secret" not in response.get_data(as_text=True)
+    assert response.json["error"]["code"] == "internal_error"
+
+
+def test_validation_error_names_fields(app):
+    """Schema validation failures are 422 naming each field."""
+    response = app.test_client().post("/validate")
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["fields"] == {"rate": ["Missing data for required field."]}
+    assert "rate" in response.json["error"]["message"]
+
+
+def test_http_errors_use_the_envelope(app):
+    """Flask's own 404 and 405 come out in the same envelope."""
+    assert app.test_client().get("/nowhere").json["error"]["code"] == "not_found"
+    response = app.test_client().delete("/validate")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
