@@ -1,5 +1,7 @@
 """Job functions the tests enqueue; they live in a module because the worker must import them."""
 
+from rq import get_current_job
+
 from tollgate_common.jobs import report_progress
 from tollgate_common.logs import current_request_id
 
@@ -20,3 +22,11 @@ def count_to(total):
 
 def fail():
     raise ValueError("carrier said no")
+
+
+def fail_once(flag_key):
+    """Fail on the first run, succeed on the next: a crash followed by a rerun."""
+    attempt = get_current_job().connection.incr(flag_key)
+    if attempt == 1:
+        raise RuntimeError("worker died")
+    return f"done on attempt {attempt}"

@@ -77,3 +77,15 @@ def test_failed_job_reports_its_error(worker_app, redis_conn):
 def test_unknown_job_is_not_found(redis_conn):
     with pytest.raises(NotFound):
         fetch_job(redis_conn, "never-queued")
+
+
+def test_failed_job_is_requeued_by_the_same_key(worker_app, redis_conn):
+    """Re-triggering a run whose job failed (a crash, a dead worker) runs it again, once."""
+    enqueue(redis_conn, "cdr", "jobs_fixtures.fail_once", "flag:fail-once", job_id="rerun", retry=None)
+    run_jobs(worker_app, "cdr")
+    assert fetch_job(redis_conn, "rerun").get_status() == "failed"
+    _, queued = enqueue(redis_conn, "cdr", "jobs_fixtures.fail_once", "flag:fail-once", job_id="rerun")
+    _, queued_again = enqueue(redis_conn, "cdr", "jobs_fixtures.fail_once", "flag:fail-once", job_id="rerun")
+    assert (queued, queued_again) == (True, False)
+    run_jobs(worker_app, "cdr")
+    assert fetch_job(redis_conn, "rerun").return_value() == "done on attempt 2"

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -57,8 +57,10 @@ def enqueue(
 ) -> tuple[Job, bool]:
     """Enqueue `func_path` (a dotted path, so the producer never imports the consumer).
 
-    With a `job_id` (a business key, see `job_id_for`) the call is idempotent: when that job exists in any
-    state the existing one is returned and nothing new is queued. Returns (job, created).
+    With a `job_id` (a business key, see `job_id_for`) the call is idempotent: when that job exists
+    the existing one is returned and nothing new is queued, except that a job which failed is put
+    back on its queue (jobs are idempotent, so a rerun after a crash finishes the same work once).
+    Returns (job, queued): whether this call queued work.
     """
     queue = get_queue(queue_name, connection)
     if job_id is not None:
@@ -80,7 +82,13 @@ def enqueue(
     try:
         return queue.enqueue(func_path, unique=True, **options), True
     except DuplicateJobError:
-        return fetch_job(connection, job_id), False
+        job = fetch_job(connection, job_id)
+        if job.get_status() != JobStatus.FAILED:
+            return job, False
+        try:
+            return job.requeue(), True
+        except InvalidJobOperation:  # a concurrent trigger requeued it first
+            return fetch_job(connection, job_id), False
 
 
 def fetch_job(connection: Redis, job_id: str) -> Job:
