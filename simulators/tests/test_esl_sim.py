@@ -82,6 +82,7 @@ def test_handshake_then_api_reloadxml(esl_server):
         ("sofia profile external killgw 0a9e4f5e-1111-4d5c-9b7a-1234567890ab", "+OK gateway marked for deletion.\n"),
         ("sofia profile external startgw 0a9e4f5e-1111-4d5c-9b7a-1234567890ab", "+OK\n"),
         ("sofia profile internal flush_inbound_reg 101@acme.pbx.example reboot", "+OK\n"),
+        ("memcache delete directory:101@acme.pbx.example", "+OK\n"),
         ("no_such_command now", "-ERR no_such_command Command not found!\n"),
     ],
 )
@@ -157,14 +158,19 @@ def test_drop_modes_close_the_connection(esl_server):
     client.close()
 
 
-def test_stopped_server_is_unreachable():
-    """After stop() connecting is refused, as with a FreeSWITCH that is down."""
-    server = EventSocketServer()
+def test_stopped_server_is_unreachable_until_restarted():
+    """After stop() connecting is refused, as with a FreeSWITCH that is down; start() brings it back on its port."""
+    server = EventSocketServer(password="s3cret")
     port = server.start()
     server.stop()
 
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+    assert server.start() == port
+    client, _, auth_reply = connect_and_auth(port)
+    client.close()
+    server.stop()
+    assert auth_reply[0]["Reply-Text"] == "+OK accepted"
 
 
 def test_crlf_clients_are_understood(esl_server):

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import requests
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from tollgate_common.testing import PG_ADMIN_URL
-from tollgate_sim.cli import BackgroundServer
+from tollgate_sim.cli import BackgroundServer, main
 from tollgate_sim.fusionpbx import (
     EXPORT_PATH,
     TrafficGenerator,
@@ -461,3 +462,27 @@ def test_missing_export_permission_answers_access_denied(fusionpbx_db):
         response = fetch_export(server.url, **day_params())
 
     assert (response.status_code, response.text) == (200, "access denied")
+
+
+def test_cli_creates_the_schema_and_seeds_a_demo_tenant(new_database):
+    """`tollgate-sim fusionpbx-init` then `fusionpbx-seed` leave a 5.4 schema with a tenant and its CDRs."""
+    url = new_database()
+    runner = CliRunner()
+    init = runner.invoke(main, ["fusionpbx-init", "--db-url", url, "--version", "5.4"])
+    seed = runner.invoke(
+        main,
+        ["fusionpbx-seed", "--db-url", url, "--domain", "demo.pbx.example", "--did", "15192229000", "--calls", "40"],
+    )
+
+    assert (init.exit_code, seed.exit_code) == (0, 0), init.output + seed.output
+    with connect(url) as connection:
+        enabled_type = connection.execute(
+            "SELECT data_type FROM information_schema.columns"
+            " WHERE table_name = 'v_extensions' AND column_name = 'enabled'"
+        ).fetchone()[0]
+        counts = connection.execute(
+            "SELECT (SELECT count(*) FROM v_extensions), (SELECT count(*) FROM v_xml_cdr),"
+            " (SELECT count(*) FROM v_xml_cdr WHERE direction = 'inbound' AND caller_destination <> '15192229000')"
+        ).fetchone()
+    assert enabled_type == "text"
+    assert counts == (2, 40, 0)

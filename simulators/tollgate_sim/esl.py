@@ -30,6 +30,8 @@ DEFAULT_API_RESPONSES: list[tuple[str, str]] = [
     (r"sofia profile \S+ killgw \S+$", "+OK gateway marked for deletion.\n"),
     (r"sofia profile \S+ startgw \S+$", "+OK\n"),
     (r"sofia profile \S+ flush_inbound_reg \S+", "+OK\n"),
+    # FusionPBX before the file cache used mod_memcache for the same cache deletes.
+    (r"memcache (delete|flush)", "+OK\n"),
     (r"status$", "UP 0 years, 0 days, 1 hour, 2 minutes, 3 seconds\nFreeSWITCH (Version 1.10.12) is ready\n"),
 ]
 # How often the accept loop checks for stop(); short, so tests that stop servers stay fast.

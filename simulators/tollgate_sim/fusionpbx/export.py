@@ -66,6 +66,7 @@ def create_export_app(
         params = request.values
         key = params.get("key", "")
         if len(key) < MIN_API_KEY_LENGTH or key != app.config["FUSIONPBX_API_KEY"]:
+            # check_auth.php sends unauthenticated requests to the login page with PHP's urlencode(REQUEST_URI).
             return Response(
                 status=302, headers={"Location": "/?path=" + quote_plus(request.full_path.rstrip("?"), safe="")}
             )

@@ -84,7 +84,11 @@ class TrafficGenerator:
         unanswered_ratio: float = 0.25,
         dids: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return `count` rows (A legs and some B legs) for calls of `domain` starting in [start, end)."""
+        """Return `count` rows (A legs and some B legs) for calls of `domain` starting in [start, end).
+
+        About `b_leg_ratio` of answered calls bring their B leg, `unanswered_ratio` of calls are not
+        answered; inbound calls come in on `dids` (default: the extensions' outbound caller IDs).
+        """
         return list(
             self.iter_rows(
                 domain, count, start, end, b_leg_ratio=b_leg_ratio, unanswered_ratio=unanswered_ratio, dids=dids
