@@ -59,3 +59,12 @@ ensure_postgres() {
   pg_ctlcluster --skip-systemctl-redirect "$version" main start
   wait_for_port 5432 PostgreSQL
 }
+
+ensure_database() {
+  # Create a PostgreSQL database (by URL) unless it exists.
+  local url=$1 name=${1##*/}
+  local admin=${url%/*}/postgres
+  if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    psql "$admin" -qc "CREATE DATABASE \"$name\""
+  fi
+}

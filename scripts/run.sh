@@ -8,6 +8,9 @@ source scripts/infra.sh
 source scripts/env.sh
 export PATH="$PWD/.venv/bin:$PATH"
 ensure_redis
+ensure_postgres   # the simulated FusionPBX keeps its CDRs in real PostgreSQL, as FusionPBX does
+ensure_database "$TOLLGATE_SIM_FUSIONPBX_DB"
+tollgate-sim fusionpbx-init --db-url "$TOLLGATE_SIM_FUSIONPBX_DB"
 scripts/migrate.sh
 
 cat <<BANNER

@@ -28,6 +28,14 @@ def test_web_services_run_the_same_app_under_gunicorn():
             assert app_target(COMPOSE[name]["command"]) == app_target(command), name
 
 
+def test_simulators_run_the_same_subcommand_in_the_demo_profile():
+    """Each simulator runs the same `tollgate-sim` subcommand, only under the demo profile."""
+    for name, command in procfile_commands().items():
+        if name.startswith("sim-"):
+            assert COMPOSE[name]["profiles"] == ["demo"]
+            assert command.split()[1] == COMPOSE[name]["command"].split()[0], name
+
+
 def test_workers_run_the_same_queue_command():
     """Each worker runs the same console script (one queue per service)."""
     for name, command in procfile_commands().items():
@@ -39,6 +47,8 @@ def test_each_service_gets_its_database_and_the_shared_settings():
     """Every service and worker is given its own database URL, Redis, the internal token and peer URLs."""
     for name in procfile_commands():
         service = name.removesuffix("-worker")
+        if service not in SERVICES:
+            continue
         env = COMPOSE[name]["environment"]
         assert f"{SERVICES[service]}_DATABASE_URL" in env, name
         assert env["TOLLGATE_REDIS_URL"].startswith("redis://redis:6379")
