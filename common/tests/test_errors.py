@@ -96,3 +96,28 @@ def test_http_errors_use_the_envelope(app):
     response = app.test_client().delete("/validate")
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
+
+
+def test_smorest_argument_errors_name_fields():
+    """A body refused by a flask-smorest route is a 422 envelope naming each field."""
+    from flask_smorest import Api, Blueprint
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    register_error_handlers(app)
+    bp = Blueprint("probe", __name__)
+
+    class Body(Schema):
+        rate = fields.Decimal(required=True)
+
+    @bp.route("/probe", methods=["POST"])
+    @bp.arguments(Body)
+    def probe(body):
+        return {}
+
+    api.register_blueprint(bp)
+    response = app.test_client().post("/probe", json={})
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid"
+    assert response.json["error"]["details"]["fields"] == {"rate": ["Missing data for required field."]}

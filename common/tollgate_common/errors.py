@@ -134,6 +134,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if error.code == 422 and messages:
+            # flask-smorest (webargs) groups field messages by location ("json", "query", "files").
+            fields = {name: problem for by_location in messages.values() for name, problem in by_location.items()}
+            names = ", ".join(sorted(fields))
+            return error_response(422, InvalidInput.code, f"invalid input: {names}", {"fields": fields})
         code = (error.name or "error").lower().replace(" ", "_")
         response = error_response(error.code or 500, code, error.description or error.name)
         if error.code == 405 and error.valid_methods:

@@ -294,3 +294,75 @@ def packages_create(ctx: click.Context, json_file: Any) -> None:
 def packages_update(ctx: click.Context, package_id: int, json_file: Any) -> None:
     """Change some fields of a package from a JSON file."""
     emit(gateway(ctx).call("PATCH", f"/v1/packages/{package_id}", json=json.load(json_file)))
+
+
+# -- the demo of `make run` ------------------------------------------------------------------------
+
+
+@cli.group()
+def demo() -> None:
+    """The seeded demo: simulated WHMCS clients and PBX traffic, billed by Tollgate (see docs/demo.md)."""
+
+
+def demo_runner(ctx: click.Context) -> Any:
+    from .demo import Demo, DemoEnvironment
+
+    key = ctx.obj["key"] or default_key()
+    if not key:
+        raise click.UsageError("no API key: pass --key, set TOLLGATE_KEY, or run from the checkout after `make run`")
+    return Demo(DemoEnvironment.from_env(ctx.obj["url"], key), say=console.print)
+
+
+@demo.command("seed")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def demo_seed(ctx: click.Context, as_json: bool) -> None:
+    """Seed the simulators and Tollgate (servers, tariff, packages, services); safe to run again."""
+    from .demo import try_next
+
+    runner = demo_runner(ctx)
+    report = runner.seed()
+    if as_json:
+        emit(report.as_dict())
+        return
+    for title, groups in (("created", report.created), ("already there", report.kept)):
+        for kind, labels in groups.items():
+            click.echo(f"  {title:>13}  {kind}: {', '.join(labels)}")
+    click.echo("\n  Try next:\n" + try_next(runner.env))
+
+
+@demo.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON only.")
+@click.pass_context
+def demo_show(ctx: click.Context, as_json: bool) -> None:
+    """Show the demo's clients, services and ids, and the commands to try."""
+    from .demo import try_next
+
+    runner = demo_runner(ctx)
+    emit(runner.describe())
+    if not as_json:
+        click.echo("\nTry:\n" + try_next(runner.env))
+
+
+@demo.command("topup")
+@click.argument("client_id", type=int)
+@click.option("--amount", default="20.00", show_default=True, help="Credit to add in WHMCS.")
+@click.pass_context
+def demo_topup(ctx: click.Context, client_id: int, amount: str) -> None:
+    """Top a client up in the WHMCS simulator, pay its invoices and send the payment event."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise click.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
+    emit(demo_runner(ctx).topup(client_id, value))
+
+
+@demo.command("calls")
+@click.option("--count", default=30, show_default=True, help="Calls to add to the demo FusionPBX tenant.")
+@click.pass_context
+def demo_calls(ctx: click.Context, count: int) -> None:
+    """Add calls of the last hour to the demo FusionPBX tenant, for another round of autobill."""
+    inserted = demo_runner(ctx).add_fusionpbx_calls(count)
+    click.echo(f"{inserted} CDR rows added to the demo FusionPBX tenant")

@@ -14,4 +14,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the notify service app; `config` overrides settings (tests pass a dict)."""
     settings = load_settings(Settings, config)
     app = create_service_app(__name__, settings, title="Tollgate notify service")
+    register_blueprints(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from .routes import bp
+
+    app.extensions["api"].register_blueprint(bp)

@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     smtp_security: Literal["none", "starttls", "ssl"] = Field(
         default="none", description="`starttls` upgrades a plain connection; `ssl` is TLS from the first byte."
     )
+    smtp_ca_file: str = Field(
+        default="", description="PEM file of the CA that signed the relay's certificate; empty uses the system CAs."
+    )
     smtp_username: str = Field(default="", description="SMTP login; empty sends without AUTH.")
     smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
     smtp_from: str = Field(default="billing@localhost", description="From address of every email.")

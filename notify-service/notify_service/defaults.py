@@ -11,7 +11,7 @@ BACKOFF_BASE_SECONDS = 30
 """First retry delay; each later retry waits twice as long as the one before."""
 
 MAX_ATTEMPTS = 8
-"""Delivery attempts before a message stays `failed` for an admin to look at (about two hours with the base)."""
+"""Delivery attempts before a message stays `failed` for an admin to look at (about an hour with the base)."""
 
 RECIPIENT_CLIENT = "client"
 RECIPIENT_ADMIN = "admin"

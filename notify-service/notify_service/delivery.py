@@ -50,6 +50,7 @@ class SmtpSender:
     password: str
     from_address: str
     timeout_seconds: float
+    ca_file: str = ""
 
     def build(self, email: Email) -> EmailMessage:
         """Build the MIME message: text, plus an HTML alternative when the template has one."""
@@ -68,8 +69,12 @@ class SmtpSender:
 
     def send(self, email: Email) -> None:
         """Deliver one email, or raise DeliveryError saying what the relay answered."""
-        message = self.build(email)
-        context = ssl.create_default_context()
+        try:
+            message = self.build(email)
+        except ValueError as exc:
+            # The email library refuses header values with line breaks: such data is never sendable.
+            raise DeliveryError(f"cannot build the email: {exc}", permanent=True) from exc
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         try:
             if self.security == "ssl":
                 connection: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from redis import Redis
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tollgate_common.db import Database
-from tollgate_common.errors import InvalidInput, NotFound, TollgateError
+from tollgate_common.errors import Conflict, InvalidInput, NotFound, TollgateError
+from tollgate_common.jobs import enqueue
 
 from .clients import BalanceClient
 from .config import Settings
@@ -33,6 +35,7 @@ log = structlog.get_logger(__name__)
 
 
 def utcnow() -> datetime:
+    """The current time in UTC."""
     return datetime.now(UTC)
 
 
@@ -47,6 +50,7 @@ class Outcome:
     retry_in_seconds: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as the job's JSON result."""
         return {"key": self.key, "status": self.status, "attempts": self.attempts, "error": self.error}
 
 
@@ -69,11 +73,12 @@ class Notifier:
         check_request(key, template, client_id, extra)
         self.record(key, template, client_id, extra)
         token = secrets.token_hex(16)
-        attempts = self.claim(key, token)
-        if attempts is None:
+        claimed = self.claim(key, token)
+        if claimed is None:
             return self.not_claimed(key)
+        attempts = claimed.attempts
         try:
-            to_address, subject = self.deliver(key, template, client_id, extra)
+            to_address, subject, backend = self.deliver(key, claimed.template, claimed.client_id, claimed.extra)
         except DeliveryError as exc:
             return self.fail(key, token, attempts, str(exc), permanent=exc.permanent)
         except TollgateError as exc:
@@ -84,6 +89,7 @@ class Notifier:
                 .where(OutboxMessage.key == key, OutboxMessage.claim_token == token)
                 .values(
                     status=SENT,
+                    backend=backend,
                     to_address=to_address,
                     subject=subject,
                     sent_at=utcnow(),
@@ -94,7 +100,7 @@ class Notifier:
                     claimed_until=None,
                 )
             )
-        log.info("notify_sent", key=key, template=template, backend=self.delivery, attempts=attempts)
+        log.info("notify_sent", key=key, template=claimed.template, backend=backend, attempts=attempts)
         return Outcome(key, SENT, attempts)
 
     def record(self, key: str, template: str, client_id: int | None, extra: dict[str, Any]) -> None:
@@ -120,8 +126,8 @@ class Notifier:
             # Another worker inserted the same key between our check and our insert: theirs stands.
             return
 
-    def claim(self, key: str, token: str) -> int | None:
-        """Take the message for this worker in one UPDATE; return its attempt number, or None if not ours."""
+    def claim(self, key: str, token: str) -> OutboxMessage | None:
+        """Take the message for this worker in one UPDATE; return it (attempts counted), or None if not ours."""
         now = utcnow()
         with self.db.session() as session:
             previous = session.scalar(select(OutboxMessage.claim_token).where(OutboxMessage.key == key))
@@ -144,7 +150,7 @@ class Notifier:
             if previous is not None:
                 # The last worker's lease ran out mid-delivery: whether that email left is unknown.
                 log.warning("notify_lease_expired", key=key)
-            return session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.key == key))
+            return session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
 
     def not_claimed(self, key: str) -> Outcome:
         """Report a message this worker could not claim: sent already, or being delivered elsewhere."""
@@ -180,16 +186,13 @@ class Notifier:
         """Exponential backoff: the base after the first failure, doubling after each later one."""
         return self.retry_base_seconds * 2 ** (attempts - 1)
 
-    def deliver(self, key: str, template_name: str, client_id: int | None, extra: dict[str, Any]) -> tuple[str, str]:
-        """Send through the right back end; return the recipient and subject for the outbox."""
+    def deliver(
+        self, key: str, template_name: str, client_id: int | None, extra: dict[str, Any]
+    ) -> tuple[str, str, str]:
+        """Send through the right back end; return the recipient, subject and back end for the outbox."""
         with self.db.session() as session:
             template = find_template(session, template_name)
-        client_fields = (
-            client_merge_fields(self.balance.merge_data(client_id), utcnow().date())
-            if client_id is not None
-            else {"date": utcnow().date().isoformat()}
-        )
-        data = merged(client_fields, extra)
+        data = self.merge_data(client_id, extra)
         if template is not None and template.recipient == RECIPIENT_ADMIN:
             if not self.admin_email:
                 raise DeliveryError("admin templates need NOTIFY_ADMIN_EMAIL", permanent=True)
@@ -202,22 +205,42 @@ class Notifier:
             customvars = {name: data[name] for name in TOLLGATE_FIELDS if name in data}
             customvars.update({name: data[name] for name in extra})
             self.whmcs.send(template_name, client_id, customvars)
-            return str(data.get("client_email", "")), f"(rendered by WHMCS) {template_name}"
+            return str(data.get("client_email", "")), f"(rendered by WHMCS) {template_name}", "whmcs"
         if template is None:
             raise DeliveryError(f"no template named {template_name!r}", permanent=True)
         if not data.get("client_email"):
             raise DeliveryError(f"client {client_id} has no email address", permanent=True)
         return self.send_rendered(key, template, str(data["client_email"]), data)
 
+    def merge_data(self, client_id: int | None, extra: dict[str, Any]) -> dict[str, Any]:
+        """The client's merge fields from balance-service, with `extra` laid over them."""
+        client_fields = (
+            client_merge_fields(self.balance.merge_data(client_id), utcnow().date())
+            if client_id is not None
+            else {"date": utcnow().date().isoformat()}
+        )
+        return merged(client_fields, extra)
+
     def send_rendered(
         self, key: str, template: TemplateContent, to_address: str, data: dict[str, Any]
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, str]:
         """Render the template with our sandbox and send it by SMTP."""
-        subject = " ".join(render(template.subject, data, CATALOGUE).split())
-        text = render(template.text, data, CATALOGUE)
-        html = render(template.html, data, CATALOGUE, html=True) if template.html else None
-        self.smtp.send(Email(key=key, to=to_address, subject=subject, text=text, html=html))
-        return to_address, subject
+        rendered = render_email(template, data)
+        self.smtp.send(Email(key=key, to=to_address, **rendered))
+        return to_address, rendered["subject"], "smtp"
+
+    def preview(self, template: TemplateContent, client_id: int | None, extra: dict[str, Any]) -> dict[str, Any]:
+        """Render a template with a client's data without sending or recording anything."""
+        return render_email(template, self.merge_data(client_id, extra))
+
+
+def render_email(template: TemplateContent, data: dict[str, Any]) -> dict[str, Any]:
+    """Render subject (on one line, so data cannot add headers), text and optional HTML."""
+    return {
+        "subject": " ".join(render(template.subject, data, CATALOGUE).split()),
+        "text": render(template.text, data, CATALOGUE),
+        "html": render(template.html, data, CATALOGUE, html=True) if template.html else None,
+    }
 
 
 def check_request(key: str, template: str, client_id: int | None, extra: Any) -> None:
@@ -247,6 +270,7 @@ def build_notifier(settings: Settings, db: Database) -> Notifier:
             password=settings.smtp_password.get_secret_value(),
             from_address=settings.smtp_from,
             timeout_seconds=settings.smtp_timeout_seconds,
+            ca_file=settings.smtp_ca_file,
         ),
         whmcs=WhmcsSender(
             url=settings.whmcs_url,
@@ -281,3 +305,23 @@ def get_message(db: Database, key: str) -> OutboxMessage:
     if row is None:
         raise NotFound(f"no outbox message with key {key!r}")
     return row
+
+
+def retry_now(db: Database, redis: Redis, key: str) -> str:
+    """Queue one more attempt of a failed message at once (after an operator fixed its cause); return the job id."""
+    row = get_message(db, key)
+    if row.status != FAILED:
+        raise Conflict(f"message {key!r} is {row.status}; only failed messages can be retried", {"status": row.status})
+    # One job per failed attempt: a double click queues a single retry.
+    job, _ = enqueue(
+        redis,
+        "notify",
+        "notify_service.jobs.send",
+        row.key,
+        row.template,
+        row.client_id,
+        row.extra,
+        job_id=f"{row.key}:retry:{row.attempts}",
+        retry=None,
+    )
+    return job.id

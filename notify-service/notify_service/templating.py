@@ -86,6 +86,7 @@ class FieldCatalogue:
     patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def knows(self, name: str) -> bool:
+        """Say whether a template may name `name`."""
         return name in self.fields or any(pattern.fullmatch(name) for pattern, _ in self.patterns)
 
     def listing(self) -> list[str]:
@@ -95,11 +96,10 @@ class FieldCatalogue:
 
 @dataclass
 class CompiledTemplate:
-    """Jinja source produced by the translation, the constants it refers to and the fields it uses."""
+    """Jinja source produced by the translation and the constants it refers to."""
 
     source: str
     constants: list[str]
-    fields_used: set[str]
 
 
 @dataclass
@@ -108,15 +108,16 @@ class Translator:
 
     catalogue: FieldCatalogue
     constants: list[str] = field(default_factory=list)
-    fields_used: set[str] = field(default_factory=set)
     unknown: dict[str, int] = field(default_factory=dict)
     loop_items: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def constant(self, value: str) -> str:
+        """Store `value` in the constants table and return the Jinja expression that reads it."""
         self.constants.append(value)
         return f"_const[{len(self.constants) - 1}]"
 
     def translate(self, text: str) -> CompiledTemplate:
+        """Translate a whole template, checking that every block it opens is closed."""
         parts: list[str] = []
         blocks: list[tuple[str, int]] = []
         position = 0
@@ -131,12 +132,14 @@ class Translator:
         if blocks:
             kind, line = blocks[-1]
             raise TemplateSyntaxError(f"{{{kind}}} is never closed with {{/{kind}}}", line)
-        return CompiledTemplate("".join(parts), self.constants, self.fields_used)
+        return CompiledTemplate("".join(parts), self.constants)
 
     def literal(self, text: str) -> str:
+        """Emit operator text as a constant, so Jinja never parses it."""
         return "{{ " + self.constant(text) + " }}"
 
     def tag(self, tag: str, line: int, blocks: list[tuple[str, int]]) -> str:
+        """Translate one Smarty tag, tracking open `{if}` and `{foreach}` blocks."""
         if tag.startswith("{*"):
             return ""
         if tag.startswith("{literal}"):
@@ -174,14 +177,17 @@ class Translator:
         raise TemplateSyntaxError(f"unsupported tag {tag!r}", line)
 
     def expect_open(self, blocks: list[tuple[str, int]], kind: str, body: str, line: int) -> None:
+        """Refuse `{else}`, `{elseif}` or a closing tag outside the block it belongs to."""
         if not blocks or blocks[-1][0] != kind:
             raise TemplateSyntaxError(f"{{{body}}} outside {{{kind}}}", line)
 
     def close(self, blocks: list[tuple[str, int]], kind: str, line: int) -> None:
+        """Close the innermost block, which must be of `kind`."""
         self.expect_open(blocks, kind, "/" + kind, line)
         blocks.pop()
 
     def foreach(self, body: str, line: int, blocks: list[tuple[str, int]]) -> str:
+        """Translate `{foreach $list as $item}`; the item's fields become known inside the loop."""
         match = FOREACH.match(body)
         if not match:
             raise TemplateSyntaxError("write loops as {foreach $list as $item}", line)
@@ -193,12 +199,12 @@ class Translator:
             raise TemplateSyntaxError(f"${source} is not a list", line)
         if listed is None:
             self.unknown.setdefault(source, line)
-        self.fields_used.add(source)
         self.loop_items[item] = listed.item_fields if listed else ()
         blocks.append(("foreach", line))
         return "{% for v_" + item + " in v_" + source + " %}"
 
     def variable(self, name: str, keys: str, line: int) -> str:
+        """Translate `$name` or `$item.key`, noting names the catalogue does not know."""
         path = [key for key in keys.split(".") if key]
         if name in self.loop_items:
             if len(path) > 1:
@@ -210,10 +216,10 @@ class Translator:
             raise TemplateSyntaxError(f"${name} has no fields ({'.'.join(path)})", line)
         if not self.catalogue.knows(name):
             self.unknown.setdefault(name, line)
-        self.fields_used.add(name)
         return "v_" + name
 
     def output(self, body: str, line: int) -> str:
+        """Translate `{$name|modifier:arg…}` into a Jinja expression."""
         match = VARIABLE.match(body)
         assert match is not None
         expression = self.variable(match.group(1), match.group(2), line)
@@ -227,6 +233,7 @@ class Translator:
         return expression
 
     def modifier(self, expression: str, name: str, arguments: str, line: int) -> str:
+        """Wrap `expression` in the helper of a supported modifier."""
         if name not in MODIFIERS:
             raise TemplateSyntaxError(f"unknown modifier |{name}; supported: {', '.join(sorted(MODIFIERS))}", line)
         values = [unquote(value) for value in MODIFIER_ARGUMENT.findall(arguments)]
@@ -242,17 +249,20 @@ class Translator:
         return f"_{name}({expression})"
 
     def condition(self, text: str, line: int) -> str:
+        """Translate the condition of `{if}` or `{elseif}`."""
         tokens = tokenize_condition(text, line)
         return ConditionParser(tokens, line, self).parse()
 
 
 def unquote(value: str) -> str:
+    """Strip one pair of matching quotes."""
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
 
 
 def tokenize_condition(text: str, line: int) -> list[tuple[str, str]]:
+    """Split a condition into strings, numbers, variables and operators (word operators normalised)."""
     tokens = []
     position = 0
     text = text.rstrip()
@@ -289,6 +299,7 @@ class ConditionParser:
         self.translator = translator
 
     def parse(self) -> str:
+        """Parse the whole condition into one Jinja expression."""
         expression = self.disjunction()
         if self.index != len(self.tokens):
             raise TemplateSyntaxError(f"unexpected {self.tokens[self.index][1]!r} in condition", self.line)
@@ -368,6 +379,7 @@ def as_number(value: Any) -> Decimal | None:
 
 
 def as_text(value: Any) -> str:
+    """Return a merge value as text; a missing value is empty."""
     return "" if isinstance(value, Undefined) or value is None else str(value)
 
 
@@ -394,6 +406,7 @@ def truthy(value: Any) -> bool:
 
 
 def truthy_value(value: Any) -> str:
+    """Turn a parenthesised condition's result into a value PHP rules read back the same way."""
     return "1" if value else ""
 
 
@@ -409,15 +422,18 @@ def keep_markup(function: Callable[[str], str]) -> Callable[[Any], Any]:
 
 
 def nl2br(value: Any) -> Any:
+    """Escape the value, then put `<br />` before each line break, as Smarty's nl2br does."""
     return Markup(str(escape(as_text(value)) if not isinstance(value, Markup) else value).replace("\n", "<br />\n"))
 
 
 def truncate(value: Any, length: int) -> str:
+    """Cut text to `length` characters, ending with "..." when cut."""
     text = as_text(value)
     return text if len(text) <= length else text[: max(length - 3, 0)] + "..."
 
 
 def default(value: Any, fallback: str) -> Any:
+    """Use `fallback` when the value is empty."""
     return value if as_text(value) != "" else fallback
 
 

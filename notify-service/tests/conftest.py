@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, abort, jsonify
+from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
 from notify_service import create_app
+from tollgate_common.errors import envelope
 from tollgate_common.testing import internal_client, service_config, truncate_all
 from tollgate_sim.smtp_sink import SmtpSink
 
@@ -68,7 +69,7 @@ class BalanceStub:
         def merge_data(client_id: int):
             self.requests.append(client_id)
             if client_id not in self.clients:
-                abort(404)
+                return jsonify(envelope("not_found", f"client {client_id} not found")), 404
             return jsonify(self.clients[client_id])
 
 
@@ -113,9 +114,10 @@ def make_app(database_url, redis_url, redis_conn, balance, smtp):
         return app
 
     yield build
+    if apps:
+        truncate_all(apps[0].extensions["db"])
     for app in apps:
         app.extensions["db"].dispose()
-    truncate_all(apps[0].extensions["db"]) if apps else None
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
 
 from notify_service.defaults import DEFAULT_TEMPLATES
 from notify_service.merge import CATALOGUE, client_merge_fields, custom_field_key, merged
@@ -176,3 +179,19 @@ def test_default_templates_use_only_known_fields_and_render():
     zero = render(DEFAULT_TEMPLATES["VoIP Zero Balance"].text, data, CATALOGUE)
     assert "Hello Ada Lovelace (Analytical Engines)" in zero
     assert "$20.10 USD" in zero
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.text())
+def test_any_client_value_renders_verbatim(value):
+    """Whatever a client's name contains, the text body prints it as is and the HTML body escapes it."""
+    data = {"client_first_name": value}
+    assert render("{$client_first_name}", data, CATALOGUE) == value
+    assert render("{$client_first_name}", data, CATALOGUE, html=True) == str(escape(value))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_without_tags=st.text().filter(lambda value: "{" not in value))
+def test_template_text_without_tags_is_kept_verbatim(text_without_tags):
+    """Operator text outside merge tags is never interpreted, whatever characters it holds."""
+    assert render(text_without_tags, {}, CATALOGUE) == text_without_tags

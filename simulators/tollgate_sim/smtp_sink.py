@@ -41,6 +41,8 @@ class SinkHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode()
+        # SMTP carries CRLF line ends; store messages with local ones, as a mail server writes them to disk.
+        raw = raw.replace(b"\r\n", b"\n")
         self.sink.add(parse_message(raw, envelope.mail_from or "", list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
