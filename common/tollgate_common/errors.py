@@ -134,11 +134,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
-        messages = (getattr(error, "data", None) or {}).get("messages")
-        if error.code == 422 and messages:
+        by_location = (getattr(error, "data", None) or {}).get("messages")
+        if error.code == 422 and by_location:
             # flask-smorest (webargs) groups field messages by location ("json", "query", "files").
-            fields = {name: problem for by_location in messages.values() for name, problem in by_location.items()}
-            names = ", ".join(sorted(fields))
+            fields: dict[str, Any] = {}
+            for messages in by_location.values():
+                fields.update(messages if isinstance(messages, dict) else {"_schema": messages})
+            names = ", ".join(sorted(str(name) for name in fields))
             return error_response(422, InvalidInput.code, f"invalid input: {names}", {"fields": fields})
         code = (error.name or "error").lower().replace(" ", "_")
         response = error_response(error.code or 500, code, error.description or error.name)

@@ -16,7 +16,7 @@ from .engine.rater import Call, PackageRules, Rating, TariffResolver, no_package
 from .engine.tariffs import CompiledTariff, TariffCache, VersionTimeline
 from .filters_store import compiled_filters
 from .packages import get_package, packages_for_products, rules_for
-from .pools import PoolKey, claim_free_seconds, release
+from .pools import PoolKey, settle_pools
 from .tariff_store import timelines
 
 
@@ -31,6 +31,7 @@ class ServiceInfo:
 
 
 def tariff_ids_of(rules: Iterable[PackageRules]) -> set[int]:
+    """Return every tariff the packages rate with, outbound and inbound."""
     ids: set[int] = set()
     for rule in rules:
         ids.update(tariff_id for tariff_id in (rule.tariff_id, rule.inbound_tariff_id) if tariff_id is not None)
@@ -38,12 +39,21 @@ def tariff_ids_of(rules: Iterable[PackageRules]) -> set[int]:
 
 
 def make_resolver(lines: dict[int, VersionTimeline], cache: TariffCache) -> TariffResolver:
-    """Resolve (tariff, call start) to a compiled version through the timelines read for this batch."""
+    """Resolve (tariff, call start) to a compiled version through the timelines read for this batch.
+
+    Versions are held for the whole batch, so the shared cache is consulted once per version, not per call.
+    """
+    held: dict[int, CompiledTariff] = {}
 
     def resolve(tariff_id: int, start: float) -> CompiledTariff | None:
         timeline = lines.get(tariff_id)
         ref = timeline.at(start) if timeline is not None else None
-        return cache.get(ref.version_id) if ref is not None else None
+        if ref is None:
+            return None
+        compiled = held.get(ref.version_id)
+        if compiled is None:
+            compiled = held[ref.version_id] = cache.get(ref.version_id)
+        return compiled
 
     return resolve
 
@@ -111,8 +121,7 @@ def settle_all(
     """Claim free seconds (reusing earlier allocations), release those of calls no longer covered, and price."""
     pooled = {claim.cdr_id for _, claims in pools.values() for claim in claims}
     with db.session() as session:
-        release(session, [rating.id for rating in ratings if rating.id not in pooled])
-        granted = claim_free_seconds(session, pools) if pools else {}
+        granted = settle_pools(session, pools, [rating.id for rating in ratings if rating.id not in pooled])
     for rating, cdr in zip(ratings, cdrs, strict=True):
         rules = rules_by_product.get(services[cdr["service_id"]].product_id)
         if rules is None:

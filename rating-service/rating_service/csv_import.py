@@ -136,11 +136,12 @@ class DeckReader:
         width = len(self.columns)
         seen: dict[str, int] = {}
         reader = csv.reader(self._lines, delimiter=self.delimiter)
-        first_line = 2
+        next_line = 2
         for fields in reader:
-            line = first_line
-            first_line = reader.line_num + 1
-            problems = self._problems_of_line(line, reader.line_num)
+            # The reader starts after the header, so its count of lines read is one short of the file's.
+            line, last_line = next_line, reader.line_num + 1
+            next_line = last_line + 1
+            problems = self._problems_of_line(line, last_line)
             if not any(value.strip() for value in fields):
                 problems.append("blank line")
             elif len(fields) != width:
@@ -258,6 +259,7 @@ class ContentDigest:
         self.count = 0
 
     def add(self, row: DeckRow) -> None:
+        """Fold one row, in its normalised form, into the digest."""
         text = "\x1f".join(
             (
                 row.prefix,
@@ -279,4 +281,5 @@ class ContentDigest:
         self.count += 1
 
     def hexdigest(self) -> str:
+        """Return the row count and the digest, as stored on the version."""
         return f"{self.count}:{self.total:064x}"

@@ -18,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
     return datetime.now(UTC)
 
 

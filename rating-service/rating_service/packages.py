@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tollgate_common.errors import InvalidInput
 
+from .csv_import import canonical_amount
 from .engine.cost import to_micro
 from .engine.increments import parse_increment
 from .engine.numbers import DialPlan
@@ -44,6 +45,7 @@ STORED_FIELDS = (
 
 
 def get_package(session: Session, package_id: int) -> Package:
+    """Return the package or raise PackageNotFound."""
     package = session.get(Package, package_id)
     if package is None:
         raise PackageNotFound(f"package {package_id} not found")
@@ -86,6 +88,7 @@ def update_package(session: Session, package_id: int, changes: dict[str, Any]) -
 
 
 def apply_changes(session: Session, package: Package, data: dict[str, Any]) -> None:
+    """Set the fields given, then run the checks that need the database."""
     for name in STORED_FIELDS:
         if name in data:
             setattr(package, name, data[name])
@@ -151,6 +154,8 @@ def package_view(package: Package) -> dict[str, Any]:
     plan = dial_plan(package)
     view = {name: getattr(package, name) for name in STORED_FIELDS}
     view.update(
+        markup_percent=Decimal(canonical_amount(package.markup_percent)),
+        inbound_rate=Decimal(canonical_amount(package.inbound_rate)) if package.inbound_rate is not None else None,
         id=package.id,
         whmcs_product_ids=package.whmcs_product_ids,
         custom_rates=[{**rate, "rate": Decimal(rate["rate"])} for rate in package.custom_rates],
@@ -163,6 +168,7 @@ def package_view(package: Package) -> dict[str, Any]:
 
 
 def dial_plan(package: Package) -> DialPlan:
+    """Return the package's dial settings as the engine's DialPlan."""
     return DialPlan(
         country_code=package.country_code,
         international_prefix=package.international_prefix or "",
@@ -177,10 +183,9 @@ def rules_for(package: Package) -> PackageRules:
     """Translate a stored package into the engine's rules."""
     custom: dict[str, dict[str, CustomRate]] = {"outbound": {}, "inbound": {}}
     for rate in package.custom_rates or []:
-        amount = Decimal(rate["rate"])
         first, step = parse_increment(rate["increment"]) if rate.get("increment") else (None, None)
         custom[rate["direction"]][rate["prefix"]] = CustomRate(
-            rate["prefix"], amount, to_micro(amount), first, step, rate.get("description") or ""
+            rate["prefix"], to_micro(Decimal(rate["rate"])), first, step, rate.get("description") or ""
         )
     return PackageRules(
         id=package.id,
@@ -189,7 +194,6 @@ def rules_for(package: Package) -> PackageRules:
         inbound_tariff_id=package.inbound_tariff_id,
         markup_percent=package.markup_percent,
         bill_inbound=package.bill_inbound,
-        inbound_rate=package.inbound_rate,
         inbound_rate_micro=to_micro(package.inbound_rate) if package.inbound_rate is not None else None,
         custom_outbound=PrefixTable(custom["outbound"]),
         custom_inbound=PrefixTable(custom["inbound"]),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -30,52 +31,56 @@ def lock_pool(session: Session, key: PoolKey) -> FreeMinutePool:
     ).one()
 
 
-def claim_free_seconds(session: Session, pools: dict[PoolKey, tuple[int, list[PoolClaim]]]) -> dict[str, int]:
-    """Return the free seconds of every claim: a CDR allocated before keeps its allocation, new ones share
-    what is left of their pool in call-start order."""
-    granted: dict[str, int] = {}
-    for key in sorted(pools):  # a fixed lock order, so two batches never deadlock on each other's pools
-        pool_seconds, claims = pools[key]
-        pool = lock_pool(session, key)
-        ids = [claim.cdr_id for claim in claims]
-        earlier = dict(
-            session.execute(
-                select(FreeMinuteAllocation.cdr_id, FreeMinuteAllocation.seconds).where(
-                    FreeMinuteAllocation.cdr_id.in_(ids)
-                )
-            ).all()
+def allocations_of(session: Session, cdr_ids: list[str]) -> list[tuple[str, str, str, int]]:
+    """Return (cdr id, service id, period, seconds) of the CDRs among `cdr_ids` that hold free seconds."""
+    if not cdr_ids:
+        return []
+    query = select(
+        FreeMinuteAllocation.cdr_id,
+        FreeMinuteAllocation.service_id,
+        FreeMinuteAllocation.period,
+        FreeMinuteAllocation.seconds,
+    ).where(FreeMinuteAllocation.cdr_id.in_(cdr_ids))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def settle_pools(
+    session: Session, claims: dict[PoolKey, tuple[int, list[PoolClaim]]], released: Iterable[str]
+) -> dict[str, int]:
+    """Give back the seconds of `released` CDRs, then grant every claim its free seconds.
+
+    A CDR allocated before keeps its allocation; new claims share what is left of their pool in call-start
+    order. Every pool touched is locked first, in one sorted order, so two batches never deadlock.
+    """
+    released_ids = list(released)
+    touched = {(service_id, period) for _, service_id, period, _ in allocations_of(session, released_ids)}
+    pools = {key: lock_pool(session, key) for key in sorted(touched | set(claims))}
+    # Read again under the locks: another batch may have changed these allocations in between.
+    giving_back = [row for row in allocations_of(session, released_ids) if (row[1], row[2]) in pools]
+    for _, service_id, period, seconds in giving_back:
+        pools[(service_id, period)].used_seconds -= seconds
+    if giving_back:
+        session.execute(
+            delete(FreeMinuteAllocation).where(FreeMinuteAllocation.cdr_id.in_([row[0] for row in giving_back]))
         )
+    granted: dict[str, int] = {}
+    now = datetime.now(UTC)
+    for key in sorted(claims):
+        pool_seconds, pool_claims = claims[key]
+        earlier = {row[0]: row[3] for row in allocations_of(session, [claim.cdr_id for claim in pool_claims])}
         granted.update(earlier)
-        new_claims = [claim for claim in claims if claim.cdr_id not in earlier]
+        new_claims = [claim for claim in pool_claims if claim.cdr_id not in earlier]
         if not new_claims:
             continue
-        fresh = allocate(pool_seconds, pool.used_seconds, new_claims)
-        session.add_all(
-            FreeMinuteAllocation(cdr_id=cdr_id, service_id=key[0], period=key[1], seconds=seconds)
-            for cdr_id, seconds in fresh.items()
+        fresh = allocate(pool_seconds, pools[key].used_seconds, new_claims)
+        session.execute(
+            insert(FreeMinuteAllocation),
+            [
+                {"cdr_id": cdr_id, "service_id": key[0], "period": key[1], "seconds": seconds, "created_at": now}
+                for cdr_id, seconds in fresh.items()
+            ],
         )
-        pool.used_seconds += sum(fresh.values())
+        pools[key].used_seconds += sum(fresh.values())
         granted.update(fresh)
     session.flush()
     return granted
-
-
-def release(session: Session, cdr_ids: Iterable[str]) -> None:
-    """Give back the allocations of CDRs that no longer use free minutes (now excluded, unanswered...)."""
-    ids = list(cdr_ids)
-    if not ids:
-        return
-    rows = session.execute(
-        select(FreeMinuteAllocation.service_id, FreeMinuteAllocation.period, FreeMinuteAllocation.seconds).where(
-            FreeMinuteAllocation.cdr_id.in_(ids)
-        )
-    ).all()
-    for service_id, period, seconds in rows:
-        lock_pool(session, (service_id, period))
-        session.execute(
-            update(FreeMinutePool)
-            .where(FreeMinutePool.service_id == service_id, FreeMinutePool.period == period)
-            .values(used_seconds=FreeMinutePool.used_seconds - seconds)
-        )
-    if rows:
-        session.execute(delete(FreeMinuteAllocation).where(FreeMinuteAllocation.cdr_id.in_(ids)))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .csv_import import canonical_amount
 from .engine.cost import from_micro, mark_up, to_micro
 from .engine.increments import format_increment, parse_increment
 from .engine.rater import DEFAULT_INCREMENT, OUTBOUND
@@ -39,11 +40,12 @@ def matches(query: str | None, prefix: str, description: str) -> bool:
 
 
 def entry(prefix: str, description: str, source: str, rate: Any, increment: tuple[int, int], connect: Any) -> dict:
+    """Build one row of the rate list."""
     return {
         "prefix": prefix,
         "description": description,
         "source": source,
-        "rate_per_minute": Decimal(rate),
+        "rate_per_minute": Decimal(canonical_amount(Decimal(rate))),
         "increment": format_increment(*increment),
         "connect_fee": Decimal(connect),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +81,7 @@ class ImportFormSchema(Schema):
     """The text parts of the multipart import form; `file` is read separately."""
 
     mapping = fields.String(load_default=None, allow_none=True, metadata={"description": "JSON {column: target}"})
-    effective_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    effective_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
 
 
 class ImportFileSchema(Schema):
@@ -190,10 +191,14 @@ class PackageSchema(Schema):
     def unique_custom_prefixes(self, value: list[dict[str, Any]], **_: Any) -> None:
         seen: set[tuple[str, str]] = set()
         for rate in value:
-            key = (rate["prefix"], rate["direction"])
+            key = (rate.get("prefix"), rate.get("direction"))
             if key in seen:
-                raise ValidationError(f"two {rate['direction']} custom rates for prefix {rate['prefix']!r}")
+                raise ValidationError(f"two {key[1]} custom rates for prefix {key[0]!r}")
             seen.add(key)
+
+
+class PackagePatchSchema(PackageSchema):
+    """The package fields a PATCH may send; used with partial=True."""
 
 
 class PackageQuerySchema(Schema):
@@ -212,7 +217,7 @@ class QuoteSchema(Schema):
     direction = fields.String(load_default=OUTBOUND, validate=validate.OneOf([OUTBOUND, INBOUND, "local"]))
     number = fields.String(required=True, validate=validate.Length(min=1, max=64))
     billsec = fields.Integer(required=True, validate=validate.Range(min=0, max=7 * 86400))
-    start = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    start = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
 
 
 class RatingResultSchema(Schema):
@@ -249,13 +254,18 @@ class BatchServiceSchema(Schema):
 class BatchCdrSchema(Schema):
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     service_id = fields.String(required=True)
-    direction = fields.String(load_default="", validate=validate.OneOf([OUTBOUND, INBOUND, "local", ""]))
+    direction = fields.String(
+        load_default="",
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "outbound, inbound or local; anything else is inferred from the number"},
+    )
     number = fields.String(load_default="", allow_none=True)
     other_party = fields.String(load_default="", allow_none=True)
     extension = fields.String(load_default="", allow_none=True)
     billsec = fields.Integer(required=True, validate=validate.Range(min=0))
     answered = fields.Boolean(required=True)
-    start = fields.AwareDateTime(required=True, default_timezone=None)
+    start = fields.AwareDateTime(required=True, default_timezone=UTC)
 
 
 class BatchRequestSchema(Schema):
@@ -264,11 +274,17 @@ class BatchRequestSchema(Schema):
 
     @validates_schema
     def cdrs_name_known_services(self, data: dict[str, Any], **_: Any) -> None:
+        """Every CDR names a service of the batch, and no CDR is sent twice."""
         unknown = {
             f"cdrs.{index}.service_id": [f"service {cdr['service_id']!r} is not in services"]
             for index, cdr in enumerate(data["cdrs"])
             if cdr["service_id"] not in data["services"]
         }
+        seen: set[str] = set()
+        for index, cdr in enumerate(data["cdrs"]):
+            if cdr["id"] in seen:
+                unknown[f"cdrs.{index}.id"] = [f"CDR {cdr['id']!r} appears twice in the batch"]
+            seen.add(cdr["id"])
         if unknown:
             raise ValidationError(unknown)
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import IO, Any
 
 from sqlalchemy import func, insert, select, update
@@ -79,6 +80,7 @@ def create_tariff(session: Session, name: str, currency: str) -> Tariff:
 
 
 def get_tariff(session: Session, tariff_id: int) -> Tariff:
+    """Return the tariff or raise TariffNotFound."""
     tariff = session.get(Tariff, tariff_id)
     if tariff is None:
         raise TariffNotFound(f"tariff {tariff_id} not found")
@@ -86,12 +88,15 @@ def get_tariff(session: Session, tariff_id: int) -> Tariff:
 
 
 def choose_mapping(given: dict[str, str] | None, saved: dict[str, str] | None, columns: list[str]) -> dict[str, str]:
-    """Use the mapping sent, else the tariff's saved one, else columns named after the targets."""
+    """Use the mapping sent, else the tariff's saved one if the header has its columns, else columns named
+    after the targets (an export); a saved mapping that does not fit is reported when nothing else fits."""
     if given:
         return validate_mapping(given)
-    if saved:
+    if saved and all(column in columns for column in saved):
         return validate_mapping(saved)
     mapping = identity_mapping(columns)
+    if mapping is None and saved:
+        return validate_mapping(saved)
     if mapping is None:
         raise DeckFormatError(
             "mapping: none sent and none saved for this tariff, and the header does not name the required "
@@ -181,6 +186,7 @@ def insert_version(connection: Any, tariff_id: int, number: int, effective: date
 
 
 def digested(rows: Iterable[DeckRow], digest: ContentDigest) -> Iterator[DeckRow]:
+    """Pass rows through while adding each to the content digest."""
     for row in rows:
         digest.add(row)
         yield row
@@ -270,6 +276,7 @@ def version_for(session: Session, tariff_id: int, number: int | None) -> TariffV
 
 
 def list_versions(session: Session, tariff_id: int) -> list[TariffVersion]:
+    """Return a tariff's versions, oldest first."""
     get_tariff(session, tariff_id)
     return list(
         session.scalars(
@@ -341,6 +348,7 @@ def export_row(row: TariffRateRow) -> tuple[Any, ...]:
 
 
 def list_tariffs(session: Session) -> list[Tariff]:
+    """Return every tariff by id."""
     return list(session.scalars(select(Tariff).order_by(Tariff.id)))
 
 
@@ -361,9 +369,9 @@ def rate_view(row: TariffRateRow) -> dict[str, Any]:
     return {
         "prefix": row.prefix,
         "description": row.description,
-        "rate": row.rate,
+        "rate": Decimal(canonical_amount(row.rate)),
         "increment": format_increment(row.first_block, row.step),
-        "connect_fee": row.connect_fee,
+        "connect_fee": Decimal(canonical_amount(row.connect_fee)),
         "grace_seconds": row.grace_seconds,
         "short_description": row.short_description,
         "last_rate_change": row.last_rate_change,

@@ -8,12 +8,12 @@ RATE_DECIMALS = 6
 """Rates per minute keep up to 6 decimals (billing-rules §1); they are held as integer millionths."""
 
 MICRO = 10**RATE_DECIMALS
-EXACT_DECIMALS = 12
-"""The unrounded cost is reported to 12 places; a rate of 6 decimals times seconds/60 only repeats 3s or 6s."""
+EXACT_DECIMALS = 10
+"""The unrounded cost is reported to 10 places (what cdr-service stores); beyond them it only repeats 3s or 6s."""
 
 _DENOMINATOR = 60 * MICRO
 _EXACT_QUANTUM = Decimal(1).scaleb(-EXACT_DECIMALS)
-_ZEROS = {decimals: Decimal(0).scaleb(-decimals) for decimals in range(0, 13)}
+_ZEROS = {decimals: Decimal(0).scaleb(-decimals) for decimals in range(0, 7)}
 
 
 def to_micro(amount: Decimal) -> int:
@@ -46,14 +46,25 @@ def zero_cost(decimals: int) -> Decimal:
     return _ZEROS[decimals]
 
 
-def call_cost(rate_micro: int, connect_micro: int, seconds: int, decimals: int, mode: str) -> tuple[Decimal, Decimal]:
-    """Return (rounded, exact) for connect fee + rate x seconds / 60; no seconds means no connect fee."""
+def cost_numerator(rate_micro: int, connect_micro: int, seconds: int) -> int:
+    """Return the exact cost in 1/60,000,000ths: connect fee + rate x seconds / 60; no seconds, no fee."""
     if seconds <= 0:
-        return _ZEROS[decimals], _ZEROS[decimals]
-    numerator = rate_micro * seconds + connect_micro * 60
+        return 0
+    return rate_micro * seconds + connect_micro * 60
+
+
+def rounded_cost(numerator: int, decimals: int, mode: str) -> Decimal:
+    """Round an exact cost once to `decimals` places with the package's mode, in integer arithmetic."""
+    if not numerator:
+        return _ZEROS[decimals]
     quotient, remainder = divmod(numerator * 10**decimals, _DENOMINATOR)
     if remainder and (mode == "up" or (mode == "half_up" and 2 * remainder >= _DENOMINATOR)):
         quotient += 1
-    rounded = Decimal(quotient).scaleb(-decimals)
-    exact = (Decimal(numerator) / _DENOMINATOR).quantize(_EXACT_QUANTUM).normalize()
-    return rounded, exact
+    return Decimal(quotient).scaleb(-decimals)
+
+
+def exact_cost(numerator: int) -> Decimal:
+    """Return the unrounded cost as a Decimal, to 10 places when it does not terminate sooner."""
+    if not numerator:
+        return Decimal(0)
+    return (Decimal(numerator) / _DENOMINATOR).quantize(_EXACT_QUANTUM).normalize()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
-from .cost import call_cost, zero_cost
+from .cost import cost_numerator, exact_cost, from_micro, rounded_cost, zero_cost
 from .filters import NO_FILTERS, ServerFilters
 from .increments import billed_seconds
 from .numbers import E164, EXTENSION, FEATURE, DialPlan, clean, normalise
@@ -37,7 +38,6 @@ class CustomRate:
     """A package's own price for a prefix and direction; never marked up."""
 
     prefix: str
-    rate: Decimal
     rate_micro: int
     first: int | None = None
     step: int | None = None
@@ -54,7 +54,6 @@ class PackageRules:
     inbound_tariff_id: int | None = None
     markup_percent: Decimal = Decimal(0)
     bill_inbound: bool = False
-    inbound_rate: Decimal | None = None
     inbound_rate_micro: int | None = None
     custom_outbound: PrefixTable = field(default_factory=lambda: PrefixTable({}))
     custom_inbound: PrefixTable = field(default_factory=lambda: PrefixTable({}))
@@ -80,11 +79,10 @@ class Rating:
     prefix: str | None = None
     description: str | None = None
     source: str | None = None
-    rate_per_minute: Decimal | None = None
     billed_seconds: int = 0
     free_seconds: int = 0
     cost: Decimal = Decimal(0)
-    cost_exact: Decimal = Decimal(0)
+    cost_units: int = 0
     tariff_version: int | None = None
     rate_micro: int = 0
     connect_micro: int = 0
@@ -95,15 +93,26 @@ class Rating:
 
     @property
     def billable(self) -> bool:
+        """True when the call is charged (its cost may still be 0: grace or free minutes)."""
         return self.reason == "billable"
 
     @property
     def number_e164(self) -> str | None:
+        """The E.164 digits, or None when the number is an extension, feature code or invalid."""
         return self.number_normalised if self.number_class == E164 else None
 
+    @property
+    def rate_per_minute(self) -> Decimal | None:
+        """The rate applied (after markup), made a Decimal only when read."""
+        return from_micro(self.rate_micro) if self.source is not None else None
 
-@dataclass(frozen=True, slots=True)
-class Call:
+    @property
+    def cost_exact(self) -> Decimal:
+        """The unrounded cost, made a Decimal only when read (it is held exactly as an integer)."""
+        return exact_cost(self.cost_units)
+
+
+class Call(NamedTuple):
     """The fields of a CDR that rating reads; `start` is a UTC timestamp in seconds."""
 
     id: str
@@ -158,7 +167,6 @@ def rate_call(
         number_normalised=number.digits,
         number_class=number_class,
         cost=zero,
-        cost_exact=zero,
     )
     if number_class == E164 and (direction == OUTBOUND or (direction == INBOUND and package.bill_inbound)):
         find_rate(rating, number.digits, direction, package, resolve, call.start)
@@ -211,13 +219,9 @@ def settle(rating: Rating, package: PackageRules, free_seconds: int = 0) -> Rati
     if rating.reason != "billable":
         return rating
     rating.free_seconds = free_seconds
-    rating.cost, rating.cost_exact = call_cost(
-        rating.rate_micro,
-        rating.connect_micro,
-        rating.billed_seconds - free_seconds,
-        package.cost_decimals,
-        package.rounding,
-    )
+    units = cost_numerator(rating.rate_micro, rating.connect_micro, rating.billed_seconds - free_seconds)
+    rating.cost_units = units
+    rating.cost = rounded_cost(units, package.cost_decimals, package.rounding)
     return rating
 
 
@@ -232,7 +236,8 @@ def find_rate(
     """Fill the rate: the package's custom rates first, then its tariff times markup, then a flat inbound rate."""
     outbound = direction == OUTBOUND
     override = package.increment_outbound if outbound else package.increment_inbound
-    custom = (package.custom_outbound if outbound else package.custom_inbound).lookup(digits)
+    table = package.custom_outbound if outbound else package.custom_inbound
+    custom = table.lookup(digits) if table.lengths else None
     if custom is not None:
         if custom.first is not None and custom.step is not None:
             rating.first, rating.step = custom.first, custom.step
@@ -240,7 +245,7 @@ def find_rate(
             rating.first, rating.step = override or DEFAULT_INCREMENT
         rating.source, rating.prefix = "custom", custom.prefix
         rating.description = custom.description or "Custom rate"
-        rating.rate_per_minute, rating.rate_micro = custom.rate, custom.rate_micro
+        rating.rate_micro = custom.rate_micro
         return
     tariff_id = package.tariff_id if outbound else package.inbound_tariff_id
     if tariff_id is not None:
@@ -250,12 +255,12 @@ def find_rate(
             marked = compiled.marked(entry, package.markup_percent)
             rating.first, rating.step = override or (entry.first, entry.step)
             rating.source, rating.prefix, rating.description = "tariff", entry.prefix, entry.description
-            rating.rate_per_minute, rating.rate_micro = marked.rate, marked.rate_micro
+            rating.rate_micro = marked.rate_micro
             rating.connect_micro = marked.connect_micro
             rating.tariff_version = compiled.version_number
             rating.grace_seconds = entry.grace_seconds
         return
     if not outbound and package.inbound_rate_micro is not None:
         rating.source, rating.prefix, rating.description = "flat", "", "Flat inbound rate"
-        rating.rate_per_minute, rating.rate_micro = package.inbound_rate, package.inbound_rate_micro
+        rating.rate_micro = package.inbound_rate_micro
         rating.first, rating.step = override or DEFAULT_INCREMENT

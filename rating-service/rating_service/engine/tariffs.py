@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from .cost import from_micro, mark_up
+from .cost import mark_up
 
 
 class TariffRate(NamedTuple):
@@ -28,7 +28,6 @@ class TariffRate(NamedTuple):
 class MarkedRate(NamedTuple):
     """A tariff rate after a package's markup: what the client pays per minute and per connection."""
 
-    rate: Decimal
     rate_micro: int
     connect_micro: int
 
@@ -75,8 +74,7 @@ class CompiledTariff(PrefixTable):
             memo = self._marked.setdefault(markup_percent, {})
         marked = memo.get(rate.prefix)
         if marked is None:
-            micro = mark_up(rate.rate_micro, markup_percent)
-            marked = MarkedRate(from_micro(micro), micro, mark_up(rate.connect_micro, markup_percent))
+            marked = MarkedRate(mark_up(rate.rate_micro, markup_percent), mark_up(rate.connect_micro, markup_percent))
             memo[rate.prefix] = marked
         return marked
 
@@ -133,6 +131,3 @@ class TariffCache:
             while len(self._versions) > self.max_versions:
                 self._versions.popitem(last=False)
         return compiled
-
-    def __contains__(self, version_id: int) -> bool:
-        return version_id in self._versions

@@ -1,6 +1,6 @@
 """HTTP routes of rating_service, one module per resource; each route loads, calls the domain, dumps."""
 
-from flask import Flask
+from flask import Flask, current_app
 
 from tollgate_common.service import get_db
 
@@ -18,8 +18,6 @@ def register_blueprints(app: Flask) -> None:
 
 def tariff_cache() -> TariffCache:
     """The running app's per-process cache of compiled tariff versions."""
-    from flask import current_app
-
     return current_app.extensions["tariff_cache"]
 
 

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import packages
-from ..schemas import PackageQuerySchema, PackageSchema
+from ..schemas import PackagePatchSchema, PackageQuerySchema, PackageSchema
 from . import get_db
 
 bp = Blueprint("packages", __name__, url_prefix="/v1/packages", description="Rating settings per WHMCS product")
@@ -39,7 +39,7 @@ class PackageById(MethodView):
         with get_db().session() as session:
             return packages.package_view(packages.get_package(session, package_id))
 
-    @bp.arguments(PackageSchema(partial=True))
+    @bp.arguments(PackagePatchSchema(partial=True))
     @bp.response(200, PackageSchema)
     def patch(self, changes: dict[str, Any], package_id: int) -> Any:
         """Change the fields sent; the package is validated again as a whole."""
