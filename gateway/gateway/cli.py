@@ -310,7 +310,7 @@ def demo_runner(ctx: click.Context) -> Any:
     key = ctx.obj["key"] or default_key()
     if not key:
         raise click.UsageError("no API key: pass --key, set TOLLGATE_KEY, or run from the checkout after `make run`")
-    return Demo(DemoEnvironment.from_env(ctx.obj["url"], key), say=console.print)
+    return Demo(DemoEnvironment.from_env(ctx.obj["url"], key))
 
 
 @demo.command("seed")

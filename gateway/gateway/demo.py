@@ -19,7 +19,7 @@ import io
 import json
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -261,29 +261,6 @@ class SeedReport:
         return {"created": self.created, "kept": self.kept, "ids": self.ids}
 
 
-class ChunkedGatewayClient(GatewayClient):
-    """A GatewayClient that sends request bodies chunked (no Content-Length).
-
-    Why: the gateway's proxy forwards the caller's Content-Length together with a body it streams
-    chunked, and gunicorn refuses such a request ("Invalid HTTP Header: CONTENT-LENGTH"). A chunked
-    request has no Content-Length to forward, so it passes; drop this class once proxy.py is fixed.
-    """
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        if {"json", "data", "files"} & kwargs.keys():
-            prepared = requests.Request(
-                method,
-                self.base_url + path,
-                json=kwargs.pop("json", None),
-                data=kwargs.pop("data", None),
-                files=kwargs.pop("files", None),
-            ).prepare()
-            body = prepared.body.encode() if isinstance(prepared.body, str) else (prepared.body or b"")
-            headers = {**kwargs.pop("headers", {}), "Content-Type": prepared.headers.get("Content-Type", "")}
-            kwargs.update(data=iter([body]), headers=headers)
-        return super().call(method, path, **kwargs)
-
-
 class SimulatorError(RuntimeError):
     """A simulator hook answered with an error."""
 
@@ -291,11 +268,10 @@ class SimulatorError(RuntimeError):
 class Demo:
     """Seeds and describes the demo against one gateway and its simulators."""
 
-    def __init__(self, env: DemoEnvironment, say: Callable[[str], None] = lambda _: None):
+    def __init__(self, env: DemoEnvironment):
         self.env = env
-        self.api = ChunkedGatewayClient(env.gateway_url, env.admin_key, timeout=120)
+        self.api = GatewayClient(env.gateway_url, env.admin_key, timeout=120)
         self.http = requests.Session()
-        self.say = say
 
     # -- the whole seed ---------------------------------------------------------------------------
 
@@ -313,7 +289,7 @@ class Demo:
         self.api.call("PUT", f"/v1/servers/{servers['fusionpbx']}/filters", json=FILTERS)
         self.seed_whmcs_settings()
         self.seed_services(report, servers, today)
-        report.ids.update(servers={k: v for k, v in servers.items()}, tariff=tariff_id, packages=packages)
+        report.ids.update(servers=servers, tariff=tariff_id, packages=packages)
         report.ids["clients"] = {c.client_id: {"service": c.service_id, "product": c.product_id} for c in CLIENTS}
         return report
 
@@ -325,16 +301,12 @@ class Demo:
             raise SimulatorError(f"{method} {url} answered {response.status_code}: {response.text[:200]}")
         return response
 
-    def exists(self, url: str) -> bool:
-        """Whether a simulator hook GET finds the object (a missing one answers 404 or 500)."""
-        return self.http.get(url, timeout=HTTP_TIMEOUT_SECONDS).status_code == 200
-
     def seed_whmcs(self, report: SeedReport, today: date) -> None:
         """Client custom fields, the three clients and their VoIP services in the WHMCS simulator."""
         base = self.env.whmcs_url
         self.sim("POST", f"{base}/_sim/client-fields", json={str(k): v for k, v in FIELD_NAMES.items()})
         for client in CLIENTS:
-            if self.exists(f"{base}/_sim/clients/{client.client_id}"):
+            if self.whmcs_api("GetClientsDetails", check=False, clientid=client.client_id)["result"] == "success":
                 report.add("whmcs clients", client.companyname, created=False)
             else:
                 fields = {
@@ -357,7 +329,7 @@ class Demo:
                     },
                 )
                 report.add("whmcs clients", client.companyname, created=True)
-            if self.exists(f"{base}/_sim/services/{client.service_id}"):
+            if int(self.whmcs_api("GetClientsProducts", serviceid=client.service_id).get("totalresults", 0)):
                 report.add("whmcs services", str(client.service_id), created=False)
             else:
                 fields = service_fields(self.env, client)
@@ -479,11 +451,12 @@ class Demo:
         )
         if result.get("rejected"):
             raise SimulatorError(f"the demo rate deck was rejected in part: {result['rejected']}")
-        report.add("tariff versions", f"version {result['version']} ({result['imported']} rates)", result["created"])
+        label = f"version {result['version']}" + (f" ({result['imported']} rates)" if result["created"] else "")
+        report.add("tariff versions", label, result["created"])
         return tariff_id
 
     def seed_packages(self, report: SeedReport, tariff_id: int) -> dict[str, int]:
-        """The three packages, found by name or created."""
+        """The three packages, found by name (kept as they are) or created."""
         existing = {package["name"]: package for package in self.api.call("GET", "/v1/packages")}
         ids = {}
         for body in demo_packages(tariff_id):
@@ -535,11 +508,14 @@ class Demo:
 
     # -- after the seed: top-ups and a description --------------------------------------------------
 
-    def whmcs_api(self, action: str, **params: Any) -> dict[str, Any]:
-        """Call the WHMCS simulator's External API as an admin script would."""
+    def whmcs_api(self, action: str, check: bool = True, **params: Any) -> dict[str, Any]:
+        """Call the WHMCS simulator's External API as an admin script would; `check` raises on an error reply."""
         body = {"action": action, "identifier": WHMCS_IDENTIFIER, "secret": WHMCS_SECRET, "responsetype": "json"}
-        reply = self.sim("POST", f"{self.env.whmcs_url}/includes/api.php", data={**body, **params}).json()
-        if reply.get("result") != "success":
+        response = self.http.post(
+            f"{self.env.whmcs_url}/includes/api.php", data={**body, **params}, timeout=HTTP_TIMEOUT_SECONDS
+        )
+        reply = response.json()
+        if check and reply.get("result") != "success":
             raise SimulatorError(f"WHMCS {action}: {reply.get('message')}")
         return reply
 
@@ -602,16 +578,16 @@ def try_next(env: DemoEnvironment) -> str:
     sink = f"{env.smtp_url}/messages"
     whmcs = env.whmcs_url
     return f"""\
-  export TG={env.gateway_url} KEY=$(cat var/admin.key)
-  tollgate demo show                     # the demo's clients, services and ids
-  tollgate autobill --wait               # sync CDRs, rate, charge (prepaid credit, invoice, next invoice)
-  tollgate autosuspend --wait            # client 2 is suspended; the others stay active
-  curl -s {sink} | python3 -m json.tool | grep subject     # Low Balance Alert, VoIP Zero Balance
-  curl -s {whmcs}/_sim/clients/2         # credit, outstanding and the VoIP Suspended field in WHMCS
+  export PATH=$PWD/.venv/bin:$PATH TG={env.gateway_url} KEY=$(cat var/admin.key)
+  tollgate demo show                  # the demo's clients, services and ids
+  tollgate autobill --wait            # sync, rate, charge; client 2 runs dry and is suspended at once
+  tollgate autosuspend --wait         # the 5-minute cron: every VoIP client evaluated, nothing else changes
+  curl -s {sink} | python3 -m json.tool | grep subject   # low balance, zero balance
+  curl -s {whmcs}/_sim/clients/2      # WHMCS: credit, outstanding, VoIP Suspended (field 13)
   curl -s -H "Authorization: Bearer $KEY" $TG/v1/clients/2 | python3 -m json.tool
   psql {env.fusionpbx_db} -c "select extension, enabled from v_extensions"
-  tollgate demo topup 2 --amount 20      # add credit, pay the invoice, send the payment event: restored
-  tollgate demo calls --count 30         # more FusionPBX traffic, to go round again"""
+  tollgate demo topup 2 --amount 20   # add credit, pay the invoice, send the payment event: restored
+  tollgate demo calls --count 30      # more calls; then: tollgate autobill --run-key again --wait"""
 
 
 def service_fields(env: DemoEnvironment, client: DemoClient) -> dict[str, Any]:
