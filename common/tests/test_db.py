@@ -1,12 +1,13 @@
 """The Money column keeps every digit on PostgreSQL and SQLite; sessions commit or roll back."""
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tollgate_common.db import Database, Money
+from tollgate_common.db import Database, Money, UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -18,6 +19,7 @@ class Charge(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Money(24, 10))
+    at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 @pytest.fixture
@@ -55,3 +57,15 @@ def test_session_rolls_back_on_error(database):
         raise RuntimeError("stop")
     with database.session() as session:
         assert session.get(Charge, 3) is None
+
+
+@pytest.mark.smoke
+def test_timestamps_come_back_aware_utc(database):
+    """A time written in any zone is read back as the same instant, timezone-aware, in UTC."""
+    toronto = timezone(timedelta(hours=-5))
+    with database.session() as session:
+        session.add(Charge(id=4, amount=Decimal("0"), at=datetime(2026, 11, 25, 9, 30, tzinfo=toronto)))
+    with database.session() as session:
+        at = session.get(Charge, 4).at
+    assert at == datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+    assert at.tzinfo is not None and at.utcoffset() == timedelta(0)

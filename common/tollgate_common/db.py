@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Numeric, String, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Numeric, String, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -112,6 +113,27 @@ class Money(TypeDecorator):
         if value is None:
             return None
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC when read back, on PostgreSQL and SQLite alike.
+
+    SQLite keeps no zone and hands back naive datetimes; comparing those with aware ones raises, and
+    serialising them drops the offset. Naive values written are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def upgrade_database(migrations_dir: Path, url: str, revision: str = "head") -> None:
