@@ -42,6 +42,8 @@ ROUTE_TABLE: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("/v1/settings/whmcs", ("GET", "PUT"), "balance", ADMIN),
     ("/v1/runs", ("GET",), "balance", ADMIN),
     ("/v1/runs/<run_id>", ("GET",), "balance", ADMIN),
+    ("/v1/runs/<run_id>/charges", ("GET",), "balance", ADMIN),
+    ("/v1/postings/<int:posting_id>/resolve", ("POST",), "balance", ADMIN),
     ("/v1/clients/<int:client_id>", ("GET",), "balance", ADMIN),
     ("/v1/templates", ("GET",), "notify", ADMIN),
     ("/v1/templates/<name>", ("GET", "PUT"), "notify", ADMIN),

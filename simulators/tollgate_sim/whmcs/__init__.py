@@ -50,10 +50,12 @@ def create_app(state: WhmcsState | None = None) -> Flask:
 
 
 def sim_state(app: Flask) -> WhmcsState:
+    """The WhmcsState behind a simulator app."""
     return app.extensions["whmcs"]
 
 
 def reply(payload: dict[str, Any], response_type: str, status: int = 200) -> Response:
+    """Render an API reply as JSON, XML or NVP."""
     if response_type == "xml":
         return Response(to_xml(payload), status=status, mimetype="text/xml")
     if response_type == "nvp":
@@ -92,6 +94,8 @@ def authenticate(state: WhmcsState, params: dict[str, Any], ip: str) -> ApiCrede
 
 
 def register_api(app: Flask) -> None:
+    """Add the `POST /includes/api.php` route."""
+
     @app.route("/includes/api.php", methods=["POST", "GET"])
     def api() -> Response:
         """Answer one WHMCS API call: auth, action dispatch, faults, response type."""

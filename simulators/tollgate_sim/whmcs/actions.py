@@ -44,6 +44,8 @@ ACTIONS: dict[str, Handler] = {}
 
 
 def action(*names: str) -> Callable[[Handler], Handler]:
+    """Register a handler under one or more normalised action names."""
+
     def register(handler: Handler) -> Handler:
         for name in names:
             ACTIONS[name] = handler
@@ -53,6 +55,7 @@ def action(*names: str) -> Callable[[Handler], Handler]:
 
 
 def int_param(params: dict[str, Any], name: str, default: int = 0) -> int:
+    """Read an integer parameter, falling back to `default` on blanks and junk."""
     try:
         return int(str(params.get(name, default)).strip() or default)
     except ValueError:
@@ -60,10 +63,12 @@ def int_param(params: dict[str, Any], name: str, default: int = 0) -> int:
 
 
 def flag(params: dict[str, Any], name: str) -> bool:
+    """Read a PHP-style boolean parameter."""
     return str(params.get(name, "")).strip().lower() in {"1", "true", "on", "yes"}
 
 
 def decimal_param(value: Any) -> Decimal | None:
+    """Parse a money parameter, or None when it is not a number."""
     try:
         return Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -76,6 +81,7 @@ def sort_value(value: Any) -> tuple[int, Any]:
 
 
 def page(rows: list[Any], params: dict[str, Any], default_limit: int = DEFAULT_LIMIT) -> tuple[list[Any], int]:
+    """Apply limitstart/limitnum to `rows`; return the page and its start."""
     start = max(int_param(params, "limitstart", 0), 0)
     limit = int_param(params, "limitnum", default_limit) or default_limit
     return rows[start : start + limit], start
@@ -102,6 +108,7 @@ def emit_hook(state: WhmcsState, event: str, variables: dict[str, Any]) -> None:
 
 
 def find_client(state: WhmcsState, params: dict[str, Any], key: str = "clientid") -> Client:
+    """The client named by `key`, or the `Client ID Not Found` error."""
     client = state.clients.get(int_param(params, key))
     if client is None:
         raise ActionError("Client ID Not Found")
@@ -109,6 +116,7 @@ def find_client(state: WhmcsState, params: dict[str, Any], key: str = "clientid"
 
 
 def client_view(state: WhmcsState, client: Client) -> dict[str, Any]:
+    """A client as GetClientsDetails shows it (custom fields as {id, value} only)."""
     currency = state.currencies[client.currency]
     fields = [{"id": field_id, "value": value} for field_id, value in sorted(client.customfields.items())]
     view: dict[str, Any] = {
@@ -139,6 +147,7 @@ def client_view(state: WhmcsState, client: Client) -> dict[str, Any]:
 
 @action("getclients")
 def get_clients(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetClients: paged, searchable; no `clients` key when nothing matches."""
     status = params.get("status", "")
     if status and status not in CLIENT_STATUSES:
         raise ActionError("Invalid client status supplied. Valid statuses are: Active, Inactive, Closed")
@@ -188,6 +197,7 @@ def get_clients(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("getclientsdetails", "getclientsdata", "getclientsdatabyemail")
 def get_clients_details(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetClientsDetails: the client, duplicated at the top level, with optional stats."""
     if not params.get("clientid") and not params.get("email"):
         raise ActionError("Either clientid Or email Is Required")
     if params.get("clientid"):
@@ -217,6 +227,7 @@ def get_clients_details(state: WhmcsState, params: dict[str, Any]) -> dict[str, 
 
 
 def service_view(state: WhmcsState, service: Service) -> dict[str, Any]:
+    """A service as GetClientsProducts shows it."""
     return {
         "id": service.id,
         "qty": 1,
@@ -261,8 +272,23 @@ def service_view(state: WhmcsState, service: Service) -> dict[str, Any]:
     }
 
 
+@action("getcurrencies")
+def get_currencies(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetCurrencies: every currency with its prefix and suffix."""
+    return {
+        "totalresults": len(state.currencies),
+        "currencies": {
+            "currency": [
+                {"id": c.id, "code": c.code, "prefix": c.prefix, "suffix": c.suffix, "format": "1", "rate": "1.00000"}
+                for c in state.currencies.values()
+            ]
+        },
+    }
+
+
 @action("getclientsproducts")
 def get_clients_products(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetClientsProducts: all rows by default; `products` is "" when nothing matches."""
     filters = {
         "clientid": int_param(params, "clientid"),
         "id": int_param(params, "serviceid"),
@@ -291,6 +317,7 @@ def get_clients_products(state: WhmcsState, params: dict[str, Any]) -> dict[str,
 
 
 def invoice_row(state: WhmcsState, invoice: Invoice) -> dict[str, Any]:
+    """An invoice as GetInvoices lists it (no balance field)."""
     client = state.clients[invoice.userid]
     currency = state.currencies[client.currency]
     return {
@@ -327,6 +354,7 @@ def invoice_row(state: WhmcsState, invoice: Invoice) -> dict[str, Any]:
 
 @action("getinvoices")
 def get_invoices(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetInvoices: paged, with the Overdue pseudo-status."""
     userid = int_param(params, "userid")
     status = params.get("status", "")
     on = today()
@@ -354,6 +382,7 @@ def get_invoices(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_invoice(state: WhmcsState, params: dict[str, Any]) -> Invoice:
+    """The invoice named by `invoiceid`, or `Invoice ID Not Found`."""
     invoice = state.invoices.get(int_param(params, "invoiceid"))
     if invoice is None:
         raise ActionError("Invoice ID Not Found")
@@ -362,6 +391,7 @@ def find_invoice(state: WhmcsState, params: dict[str, Any]) -> Invoice:
 
 @action("getinvoice")
 def get_invoice(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetInvoice: one invoice with its balance, items and transactions."""
     invoice = find_invoice(state, params)
     row = invoice_row(state, invoice)
     row.pop("id")
@@ -404,6 +434,7 @@ def get_invoice(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 def add_credit_entry(
     state: WhmcsState, client: Client, description: str, amount: Decimal, date: str, relid: int = 0
 ) -> CreditEntry:
+    """Write a credit-log row and move the client's credit by `amount`."""
     entry = CreditEntry(state.next_id("credit"), client.id, date, description, amount, relid)
     state.credit_log.append(entry)
     client.credit += amount
@@ -412,6 +443,7 @@ def add_credit_entry(
 
 @action("addcredit")
 def add_credit(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """AddCredit: add or remove credit, with WHMCS's validation order and messages."""
     client = find_client(state, params)
     kind = params.get("type", "add") or "add"
     if kind not in ("add", "remove"):
@@ -435,6 +467,7 @@ def add_credit(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("getcredits")
 def get_credits(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """GetCredits: the client's credit log as nested JSON, oldest first."""
     client = find_client(state, params)
     rows = sorted((entry for entry in state.credit_log if entry.clientid == client.id), key=lambda e: (e.date, e.id))
     return {
@@ -462,6 +495,7 @@ def numbered_items(params: dict[str, Any], name: str) -> dict[int, str]:
 
 @action("createinvoice")
 def create_invoice(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateInvoice: numbered items, optional auto-applied credit; fires InvoiceCreated."""
     client = find_client(state, params, "userid")
     draft = flag(params, "draft")
     if draft and flag(params, "sendinvoice"):
@@ -494,6 +528,7 @@ def create_invoice(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_credit_to(state: WhmcsState, invoice: Invoice, amount: Decimal) -> None:
+    """Move client credit onto an invoice."""
     client = state.clients[invoice.userid]
     add_credit_entry(
         state, client, f"Credit Applied to Invoice #{invoice.id}", -amount, today().isoformat(), invoice.id
@@ -503,6 +538,7 @@ def apply_credit_to(state: WhmcsState, invoice: Invoice, amount: Decimal) -> Non
 
 
 def settle_if_paid(state: WhmcsState, invoice: Invoice) -> bool:
+    """Mark an invoice Paid when nothing is owed and fire InvoicePaid."""
     if invoice.status == UNPAID and invoice.balance <= 0:
         invoice.status = PAID
         invoice.datepaid = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -513,6 +549,7 @@ def settle_if_paid(state: WhmcsState, invoice: Invoice) -> bool:
 
 @action("applycredit")
 def apply_credit(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """ApplyCredit: an amount or `full`, checked against credit and invoice balance."""
     invoice = find_invoice(state, params)
     if invoice.status != UNPAID:
         raise ActionError("Invoice Not in Unpaid Status")
@@ -542,6 +579,7 @@ def record_payment(state: WhmcsState, invoice: Invoice, amount: Decimal, transid
 
 @action("addinvoicepayment")
 def add_invoice_payment(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """AddInvoicePayment: defaults to the full balance; fires the payment hooks."""
     invoice = find_invoice(state, params)
     if invoice.status == "Cancelled":
         raise ActionError("Payments can not be applied to a Cancelled invoice")
@@ -556,6 +594,7 @@ def add_invoice_payment(state: WhmcsState, params: dict[str, Any]) -> dict[str, 
 
 @action("addbillableitem")
 def add_billable_item(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """AddBillableItem: an item for a later invoice, by invoiceaction."""
     client = find_client(state, params)
     invoiceaction = params.get("invoiceaction") or "noinvoice"
     if invoiceaction not in INVOICE_ACTIONS:
@@ -585,6 +624,7 @@ def add_billable_item(state: WhmcsState, params: dict[str, Any]) -> dict[str, An
 
 @action("updateclient")
 def update_client(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """UpdateClient: profile fields, base64-serialised custom fields and the undocumented `credit`."""
     if params.get("clientid"):
         client = find_client(state, params)
     else:
@@ -645,6 +685,7 @@ def render(template: str, data: dict[str, Any]) -> str:
 
 
 def custom_vars(params: dict[str, Any]) -> dict[str, Any]:
+    """Read SendEmail customvars given as a form array or as base64 of a PHP array."""
     raw = params.get("customvars")
     if raw in (None, ""):
         return {}
@@ -661,6 +702,7 @@ def custom_vars(params: dict[str, Any]) -> dict[str, Any]:
 
 @action("sendemail")
 def send_email(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """SendEmail: render a template or custom message and record it in the outbox."""
     messagename = params.get("messagename", "")
     customtype = params.get("customtype", "")
     if not messagename and not customtype:
@@ -717,6 +759,7 @@ def send_email(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_service(state: WhmcsState, params: dict[str, Any]) -> Service:
+    """The service named by `serviceid` (or legacy `accountid`), with WHMCS's errors."""
     raw = params.get("serviceid") or params.get("accountid")
     if not raw:
         raise ActionError("Service ID is required")
@@ -729,6 +772,7 @@ def find_service(state: WhmcsState, params: dict[str, Any]) -> Service:
 
 
 def run_module(state: WhmcsState, service: Service, function: str, extra: dict[str, Any]) -> str:
+    """Call the server module for `function` with WHMCS's module params."""
     client = state.clients.get(service.clientid)
     module_params = {
         "serviceid": service.id,
@@ -750,6 +794,7 @@ def run_module(state: WhmcsState, service: Service, function: str, extra: dict[s
 
 @action("modulesuspend")
 def module_suspend(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """ModuleSuspend: suspend through the module; the status flips only on "success"."""
     service = find_service(state, params)
     reason = str(params.get("suspendreason", ""))
     result = run_module(state, service, "SuspendAccount", {"suspendreason": reason})
@@ -765,6 +810,7 @@ def module_suspend(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("moduleunsuspend")
 def module_unsuspend(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """ModuleUnsuspend: unsuspend through the module; the status flips only on "success"."""
     service = find_service(state, params)
     result = run_module(state, service, "UnsuspendAccount", {})
     if result != "success":
@@ -791,6 +837,7 @@ SERVICE_TEXT_FIELDS = {
 
 @action("updateclientproduct")
 def update_client_product(state: WhmcsState, params: dict[str, Any]) -> dict[str, Any]:
+    """UpdateClientProduct: change stored fields only; the module is not called."""
     raw = params.get("serviceid")
     if not raw:
         raise ActionError("Service ID is required")

@@ -24,6 +24,7 @@ def money(amount: Decimal) -> str:
 
 
 def today() -> dt.date:
+    """Today's date in UTC."""
     return dt.datetime.now(dt.UTC).date()
 
 
@@ -215,9 +216,11 @@ class WhmcsState:
         return self._ids[kind]
 
     def reserve_id(self, kind: str, used: int) -> None:
+        """Make later ids of `kind` start above a seeded id."""
         self._ids[kind] = max(self._ids.get(kind, 0), used)
 
     def legacy_password_ok(self, username: str, password_md5: str) -> bool:
+        """Check the legacy admin login: username plus md5 of the password."""
         expected = hashlib.md5(self.admin_password.encode()).hexdigest()
         return username == self.admin_username and password_md5.lower() == expected
 
