@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tollgate_common.db import Money
+from tollgate_common.db import Money, UtcDateTime
 from tollgate_common.migrations import NAMING_CONVENTION
 
 
@@ -31,7 +31,7 @@ class Tariff(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     currency: Mapped[str] = mapped_column(String(3))
     mapping: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     versions: Mapped[list[TariffVersion]] = relationship(back_populates="tariff", order_by="TariffVersion.number")
 
@@ -45,8 +45,8 @@ class TariffVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tariff_id: Mapped[int] = mapped_column(ForeignKey("tariffs.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime())
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     rate_count: Mapped[int] = mapped_column(Integer)
     content_digest: Mapped[str] = mapped_column(String(80))
     filename: Mapped[str] = mapped_column(String(255), default="")
@@ -101,8 +101,8 @@ class Package(Base):
     rounding: Mapped[str] = mapped_column(String(10), default="half_up")
     billing_mode: Mapped[str] = mapped_column(String(10), default="prepaid")
     realtime: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     products: Mapped[list[PackageProduct]] = relationship(
         back_populates="package", cascade="all, delete-orphan", order_by="PackageProduct.product_id"
@@ -132,7 +132,7 @@ class ServerFilterRow(Base):
     server_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     suppress: Mapped[str] = mapped_column(Text, default="")
     exclude_from_billing: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class FreeMinutePool(Base):
@@ -155,4 +155,4 @@ class FreeMinuteAllocation(Base):
     service_id: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(10))
     seconds: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
