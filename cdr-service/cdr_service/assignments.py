@@ -156,10 +156,12 @@ def normalised_fields(custom: dict[str, str]) -> dict[str, str]:
 
 
 def is_did(number: str) -> bool:
+    """Say whether `number` is a phone number of 7 to 15 digits."""
     return number.isdigit() and 7 <= len(number) <= 15
 
 
 def raise_if(errors: dict[str, str]) -> None:
+    """Raise one InvalidInput naming every malformed field, if any."""
     if errors:
         names = ", ".join(sorted(errors))
         raise InvalidInput(f"invalid service fields: {names}", {"fields": errors})

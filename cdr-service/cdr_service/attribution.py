@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from .adapters.base import CallRecord
 from .models import ServiceAssignment
@@ -17,9 +18,11 @@ class Owner:
     service_id: int
     extensions: frozenset[str]
     dids: frozenset[str]
+    ended: datetime | None = None
 
     @property
     def whole_tenant(self) -> bool:
+        """A service listing no extensions bills its whole tenant."""
         return not self.extensions
 
 
@@ -29,22 +32,31 @@ class Attributor:
     def __init__(self, assignments: Iterable[ServiceAssignment]):
         self.by_tenant: dict[str, list[Owner]] = defaultdict(list)
         for assignment in sorted(assignments, key=lambda item: item.service_id):
-            if assignment.terminated_at is not None:
-                continue
             extensions = set(assignment.extensions or [])
             dids = {did for did in (assignment.dids or []) if did}
             if assignment.billed_number:
                 (extensions if len(assignment.billed_number) <= 6 else dids).add(assignment.billed_number)
             self.by_tenant[assignment.tenant.lower()].append(
-                Owner(assignment.service_id, frozenset(extensions), frozenset(with_nanp_variants(dids)))
+                Owner(
+                    assignment.service_id,
+                    frozenset(extensions),
+                    frozenset(with_nanp_variants(dids)),
+                    assignment.terminated_at if assignment.terminated_at is not None else None,
+                )
             )
 
-    def tenants(self) -> list[str]:
-        return list(self.by_tenant)
+    def owners_of_tenant(self, tenant: str) -> list[Owner]:
+        """The live services of a tenant (case-insensitive)."""
+        return self.by_tenant.get(tenant.lower(), [])
 
     def owner_of(self, record: CallRecord) -> int | None:
         """Return the service id owning `record`, or None when no live service of its tenant claims it."""
-        owners = self.by_tenant.get(record.tenant)
+        # a terminated service still owns the calls it made before it ended (they may be synced late)
+        owners = [
+            owner
+            for owner in self.by_tenant.get(record.tenant.lower(), [])
+            if owner.ended is None or record.start_at < owner.ended
+        ]
         if not owners:
             return None
         if len(owners) == 1 and owners[0].whole_tenant:
@@ -73,6 +85,7 @@ def call_own_numbers(record: CallRecord) -> set[str]:
 
 
 def digits(number: str) -> str:
+    """Keep only the digits of a number."""
     return "".join(ch for ch in number if ch.isdigit())
 
 

@@ -10,24 +10,27 @@ from tollgate_common.service import get_db, get_redis, settings
 
 from . import pbx_actions
 from .models import Server, ServiceAssignment, SyncRun
-from .rating import rate_pending
+from .rating import RatingAlongside, rate_pending
 from .runtime import adapter_for, rating_client
 from .servers import get_server
 from .sync import sync_server_cdrs
 
 
 def sync_server(server_id: int) -> dict:
-    """Fetch a server's new CDRs into the store, then rate the calls of its services; safe to repeat."""
-    summary = sync_one(server_id)
+    """Fetch a server's new CDRs into the store and rate its services' calls as they land; safe to repeat."""
     with get_db().session() as session:
         service_ids = list(
             session.scalars(select(ServiceAssignment.service_id).where(ServiceAssignment.server_id == server_id))
         )
-    summary["rating"] = rate_new(service_ids)
+    rating = RatingAlongside(get_db(), rating_client(), batch_size=settings().rate_batch_size, service_ids=service_ids)
+    with rating:
+        summary = sync_one(server_id)
+    summary["rating"] = rating.counts()
     return summary
 
 
 def sync_one(server_id: int) -> dict[str, Any]:
+    """Fetch and store one server's new CDRs (no rating); a disabled server is skipped."""
     db = get_db()
     with db.session() as session:
         server = get_server(session, server_id)
@@ -47,13 +50,15 @@ def sync_one(server_id: int) -> dict[str, Any]:
 
 def rate_new(service_ids: list[int] | None = None) -> dict[str, int]:
     """Rate every attributed CDR that has no rating yet (or had no rate), in batches."""
-    return rate_pending(
+    counts = rate_pending(
         get_db(),
         rating_client(),
         batch_size=settings().rate_batch_size,
         service_ids=service_ids,
         progress=lambda rated: report_progress(rated, None, f"{rated} CDRs rated"),
     )
+    counts.pop("last_id")
+    return counts
 
 
 def sync_all(run_key: str) -> dict:
@@ -71,16 +76,18 @@ def sync_all(run_key: str) -> dict:
         server_ids = list(session.scalars(select(Server.id).where(Server.enabled.is_(True)).order_by(Server.id)))
     failures: dict[str, str] = {}
     fetched = stored = 0
-    for index, server_id in enumerate(server_ids):
-        report_progress(index, len(server_ids), f"syncing server {server_id}")
-        try:
-            result = sync_one(server_id)
-        except Exception as exc:  # one unreachable PBX must not stop the others from being billed
-            failures[str(server_id)] = str(exc)[:500]
-            continue
-        fetched += result["fetched"]
-        stored += result["stored"]
-    rating = rate_new()
+    alongside = RatingAlongside(get_db(), rating_client(), batch_size=settings().rate_batch_size)
+    with alongside:
+        for index, server_id in enumerate(server_ids):
+            report_progress(index, len(server_ids), f"syncing server {server_id}")
+            try:
+                result = sync_one(server_id)
+            except Exception as exc:  # one unreachable PBX must not stop the others from being billed
+                failures[str(server_id)] = str(exc)[:500]
+                continue
+            fetched += result["fetched"]
+            stored += result["stored"]
+    rating = alongside.counts()
     with db.session() as session:
         run = session.scalar(select(SyncRun).where(SyncRun.run_key == run_key))
         run.servers = len(server_ids)
@@ -95,6 +102,7 @@ def sync_all(run_key: str) -> dict:
 
 
 def sync_run_summary(run: SyncRun) -> dict:
+    """The run as the job returns it."""
     return {
         "run_key": run.run_key,
         "status": run.status,
@@ -107,7 +115,7 @@ def sync_run_summary(run: SyncRun) -> dict:
 
 def rerate(since: str | None, until: str | None, service_id: int | None, only_unrated: bool) -> dict:
     """Rate again the CDRs started in [since, until) (optionally one service's), or only the unrated ones."""
-    return rate_pending(
+    counts = rate_pending(
         get_db(),
         rating_client(),
         batch_size=settings().rate_batch_size,
@@ -117,6 +125,8 @@ def rerate(since: str | None, until: str | None, service_id: int | None, only_un
         only_unrated=only_unrated,
         progress=lambda rated: report_progress(rated, None, f"{rated} CDRs rerated"),
     )
+    counts.pop("last_id")
+    return counts
 
 
 def suspend_service(service_id: int, action_ref: str) -> dict:

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tollgate_common.db import Money
+from tollgate_common.db import Money, UtcDateTime
 from tollgate_common.migrations import NAMING_CONVENTION
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -38,8 +37,8 @@ class SyncRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_key: Mapped[str] = mapped_column(String(120), unique=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(20), default="running")
     servers: Mapped[int] = mapped_column(Integer, default=0)
     fetched: Mapped[int] = mapped_column(Integer, default=0)
@@ -59,8 +58,8 @@ class Server(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     secrets: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ServiceAssignment(Base):
@@ -87,8 +86,8 @@ class ServiceAssignment(Base):
     billing_cycle: Mapped[str] = mapped_column(String(30), default="Monthly")
     next_due_date: Mapped[date | None] = mapped_column(Date)
     timezone: Mapped[str | None] = mapped_column(String(64))
-    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    terminated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Cdr(Base):
@@ -99,8 +98,9 @@ class Cdr(Base):
         UniqueConstraint("server_id", "source_id", name="uq_cdrs_server_source"),
         Index("ix_cdrs_service_start", "service_id", "start_at"),
         Index("ix_cdrs_server_tenant", "server_id", "tenant"),
-        Index("ix_cdrs_rated_at", "rated_at"),
         Index("ix_cdrs_claim_id", "claim_id"),
+        # room on each page lets rating results update rows in place (HOT), as no indexed column changes
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -113,16 +113,16 @@ class Cdr(Base):
     caller_number: Mapped[str] = mapped_column(String(80), default="")
     destination_number: Mapped[str] = mapped_column(String(80), default="")
     caller_destination: Mapped[str] = mapped_column(String(80), default="")
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    answer_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration: Mapped[int] = mapped_column(Integer, default=0)
     billsec: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(30), default="")
     hangup_cause: Mapped[str] = mapped_column(String(60), default="")
-    source_inserted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_inserted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     billable: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(30))
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -155,7 +155,7 @@ class QuarantinedCdr(Base):
     service_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class SyncWatermark(Base):
@@ -164,9 +164,8 @@ class SyncWatermark(Base):
     __tablename__ = "sync_watermarks"
 
     server_id: Mapped[int] = mapped_column(ForeignKey("servers.id"), primary_key=True)
-    position: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    fingerprint: Mapped[str | None] = mapped_column(String(128))
-    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    position: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_status: Mapped[str] = mapped_column(String(20), default="never")
     last_error: Mapped[str | None] = mapped_column(Text)
     fetched: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -182,11 +181,11 @@ class Claim(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_ref: Mapped[str] = mapped_column(String(160), unique=True)
     service_id: Mapped[int] = mapped_column(Integer, index=True)
-    cutoff: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cutoff: Mapped[datetime] = mapped_column(UtcDateTime())
     calls: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[Decimal] = mapped_column(Money(18, 6))
     adjustment: Mapped[Decimal] = mapped_column(Money(18, 6))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CostAdjustment(Base):
@@ -198,7 +197,7 @@ class CostAdjustment(Base):
     service_id: Mapped[int] = mapped_column(Integer, index=True)
     cdr_id: Mapped[int] = mapped_column(BigId, ForeignKey("cdrs.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money(18, 6))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
 
 
@@ -217,5 +216,5 @@ class PbxAction(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -15,21 +15,26 @@ from tollgate_common.jobs import enqueue
 
 from .adapters.base import ProviderAdapter, ServiceTarget
 from .models import PbxAction, Server, ServiceAssignment
+from .servers import MAX_ID
+from .services import get_assignment
 
 ACTIONS = ("suspend", "unsuspend")
 
 
 def target_of(assignment: ServiceAssignment) -> ServiceTarget:
+    """What an adapter needs to act on a service."""
     return ServiceTarget(
         service_id=assignment.service_id,
         tenant=assignment.tenant,
         extensions=tuple(assignment.extensions or ()),
         dids=tuple(assignment.dids or ()),
         billed_number=assignment.billed_number,
+        cdr_link=assignment.cdr_link,
     )
 
 
 def action_result(action: PbxAction) -> dict[str, Any]:
+    """The action as the suspend/unsuspend jobs return it (`done` or `pending`)."""
     return {"status": "done" if action.status == "done" else "pending", "message": action.message}
 
 
@@ -52,9 +57,7 @@ def run_action(
         record = session.scalar(select(PbxAction).where(PbxAction.action_ref == action_ref))
         if record is not None and record.status in ("done", "manual"):
             return action_result(record)
-        assignment = session.get(ServiceAssignment, service_id)
-        if assignment is None:
-            raise NotFound(f"service {service_id} is not a VoIP service known to cdr-service")
+        assignment = get_assignment(session, service_id)
         server = session.get(Server, assignment.server_id)
         if record is None:
             record = PbxAction(
@@ -90,15 +93,23 @@ def run_action(
         if details.get("manual"):
             record.status = "manual"
             record.message = details.get("message", "recorded as a task for an admin")
+            # notify-service's "VoIP Manual Action" template goes to the operator's admin address.
+            task_details = {key: value for key, value in details.items() if key not in {"manual", "message"}}
             enqueue(
                 redis,
                 "notify",
                 "notify_service.jobs.send",
-                f"pbx-task:{action_ref}",
-                "PBX Action Required",
-                None,
-                {"service_id": service_id, "action": action, "tenant": assignment.tenant, **details},
-                job_id=f"pbx-task:{action_ref}",
+                f"manual-task:{action_ref}",
+                "VoIP Manual Action",
+                assignment.client_id,
+                {
+                    "task_id": str(record.id),
+                    "task_action": action,
+                    "task_service_id": str(service_id),
+                    "task_server": str(assignment.server_id),
+                    "task_details": "; ".join(f"{key}: {value}" for key, value in sorted(task_details.items())),
+                },
+                job_id=f"manual-task:{action_ref}",
             )
             return action_result(record)
         record.status = "done"
@@ -122,7 +133,7 @@ def list_actions(db: Database, *, service_id: int | None = None, status: str | N
 def complete_manual(db: Database, action_id: int, note: str) -> PbxAction:
     """Mark a manual task done once an admin has carried it out on the provider's portal."""
     with db.session() as session:
-        record = session.get(PbxAction, action_id)
+        record = session.get(PbxAction, action_id) if 0 < action_id <= MAX_ID else None
         if record is None:
             raise NotFound(f"PBX action {action_id} not found")
         if record.status != "done":

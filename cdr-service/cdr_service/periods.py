@@ -31,6 +31,7 @@ class BillingPeriod:
     timezone: str
 
     def bounds_utc(self) -> tuple[datetime, datetime]:
+        """The period's start and end instants in UTC (local midnights)."""
         zone = ZoneInfo(self.timezone)
         begin = datetime.combine(self.start, time(), zone).astimezone(UTC)
         finish = datetime.combine(self.end, time(), zone).astimezone(UTC)
@@ -38,6 +39,7 @@ class BillingPeriod:
 
 
 def cycle_months(billing_cycle: str | None) -> int:
+    """Months in a WHMCS billing cycle (1 for cycles that are not periodic)."""
     key = "".join(ch for ch in (billing_cycle or "").lower() if ch.isalpha())
     return CYCLE_MONTHS.get(key, 1)
 
@@ -65,6 +67,7 @@ def period_containing(day: date, next_due_date: date | None, billing_cycle: str 
 
 
 def local_date(instant: datetime, timezone: str) -> date:
+    """The date of `instant` in `timezone`."""
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 

@@ -15,6 +15,7 @@ from .servers import full_settings
 
 
 def secret_box() -> SecretBox:
+    """The app's credential sealer."""
     return current_app.extensions["cdr_secret_box"]
 
 

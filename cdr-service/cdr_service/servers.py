@@ -24,6 +24,9 @@ SUSPEND_STRATEGIES = {
     "vodia": ("accounts",),
     "lesnet": ("manual",),
 }
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integer columns; a larger id cannot exist (and must not reach the database)."""
+
 DEFAULT_STRATEGY = {"fusionpbx": "extensions", "vodia": "accounts", "lesnet": "manual"}
 
 
@@ -144,7 +147,8 @@ def create_server(session: Session, box: SecretBox, data: dict[str, Any]) -> Ser
 
 
 def get_server(session: Session, server_id: int) -> Server:
-    server = session.get(Server, server_id)
+    """Load a server or raise NotFound."""
+    server = session.get(Server, server_id) if 0 < server_id <= MAX_ID else None
     if server is None:
         raise NotFound(f"server {server_id} not found")
     return server

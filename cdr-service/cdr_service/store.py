@@ -81,9 +81,13 @@ def insert_cdrs(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     """Insert rows skipping (server, source id) pairs already stored; COPY through a temp table on PostgreSQL."""
     if connection.dialect.name == "postgresql":
         return copy_insert_cdrs(connection, rows)
-    statement = sqlite_insert(Cdr.__table__).on_conflict_do_nothing(index_elements=["server_id", "source_id"])
+    statement = (
+        sqlite_insert(Cdr.__table__)
+        .on_conflict_do_nothing(index_elements=["server_id", "source_id"])
+        .returning(Cdr.__table__.c.id)
+    )
     result = connection.execute(statement, [dict(zip(CDR_INSERT_COLUMNS, row, strict=True)) for row in rows])
-    return max(result.rowcount, 0)
+    return len(result.all())
 
 
 def copy_insert_cdrs(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -109,7 +113,7 @@ def quarantine(
     """Keep rows that could not be parsed, with their reason, once per (server, source id)."""
     values = []
     for row in rejected:
-        owners = attributor.by_tenant.get(row.tenant) or []
+        owners = attributor.owners_of_tenant(row.tenant)
         values.append(
             {
                 "server_id": server_id,
@@ -123,9 +127,11 @@ def quarantine(
         )
     table = QuarantinedCdr.__table__
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["server_id", "source_id"])
-    result = connection.execute(statement, values)
-    return max(result.rowcount, 0)
+    statement = (
+        dialect_insert(table).on_conflict_do_nothing(index_elements=["server_id", "source_id"]).returning(table.c.id)
+    )
+    # RETURNING counts what was really inserted; rowcount is unreliable for executemany
+    return len(connection.execute(statement, values).all())
 
 
 def hash_raw(raw: dict[str, Any]) -> str:
@@ -148,7 +154,7 @@ def advance_watermark(db: Database, server_id: int, **changes: Any) -> None:
     with db.session() as session:
         watermark = session.get(SyncWatermark, server_id)
         position = changes.pop("position", None)
-        if position is not None and (watermark.position is None or position > as_utc(watermark.position)):
+        if position is not None and (watermark.position is None or position > watermark.position):
             watermark.position = position
         for counter in ("fetched", "stored", "quarantined"):
             if counter in changes:
@@ -157,15 +163,11 @@ def advance_watermark(db: Database, server_id: int, **changes: Any) -> None:
             setattr(watermark, key, value)
 
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; treat them as the UTC they were stored in."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def reattribute(db: Database, server_id: int, tenant: str) -> int:
     """Re-run attribution for the unclaimed CDRs of a tenant after its services changed; return rows moved.
 
     A CDR that moves to another service loses its rating, so the next rating pass prices it for its new owner.
+    Calls made before their service was terminated stay with it.
     """
     with db.session() as session:
         assignments = session.scalars(select(ServiceAssignment).where(ServiceAssignment.server_id == server_id)).all()
@@ -180,6 +182,7 @@ def reattribute(db: Database, server_id: int, tenant: str) -> int:
                 Cdr.caller_number,
                 Cdr.destination_number,
                 Cdr.caller_destination,
+                Cdr.start_at,
             ).where(and_(Cdr.server_id == server_id, Cdr.tenant == tenant, Cdr.claim_id.is_(None)))
         ).all()
         moves = []
@@ -192,7 +195,7 @@ def reattribute(db: Database, server_id: int, tenant: str) -> int:
                 caller_number=row.caller_number,
                 destination_number=row.destination_number,
                 caller_destination=row.caller_destination,
-                start_at=datetime.now(UTC),
+                start_at=row.start_at,
                 answer_at=None,
                 end_at=None,
                 duration=0,

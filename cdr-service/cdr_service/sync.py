@@ -13,14 +13,15 @@ from tollgate_common.db import Database
 from .adapters.base import ProviderAdapter
 from .attribution import Attributor
 from .models import ServiceAssignment
-from .store import advance_watermark, as_utc, load_watermark, store_batch
+from .pbx_actions import target_of
+from .store import advance_watermark, load_watermark, store_batch
 
 
 def sync_window_start(position: datetime | None, now: datetime, overlap_seconds: int, initial_days: int) -> datetime:
     """Where the next fetch starts: the watermark minus the overlap, or `initial_days` back on a first sync."""
     if position is None:
         return now - timedelta(days=initial_days)
-    return as_utc(position) - timedelta(seconds=overlap_seconds)
+    return position - timedelta(seconds=overlap_seconds)
 
 
 def sync_server_cdrs(
@@ -35,15 +36,15 @@ def sync_server_cdrs(
     """Fetch and store a server's new CDRs; each stored batch moves the watermark, so a crash resumes there."""
     now = datetime.now(UTC)
     watermark = load_watermark(db, server_id)
-    overlap = max(overlap_seconds, getattr(adapter, "min_overlap_seconds", 0))
+    overlap = max(overlap_seconds, adapter.min_overlap_seconds)
     since = sync_window_start(watermark.position, now, overlap, initial_days)
     with db.session() as session:
-        attributor = Attributor(
-            session.scalars(select(ServiceAssignment).where(ServiceAssignment.server_id == server_id)).all()
-        )
+        assignments = session.scalars(select(ServiceAssignment).where(ServiceAssignment.server_id == server_id)).all()
+        attributor = Attributor(assignments)
+        targets = [target_of(assignment) for assignment in assignments if assignment.terminated_at is None]
     fetched = stored = quarantined = 0
     try:
-        for batch in adapter.fetch(since, now):
+        for batch in adapter.fetch(since, now, targets):
             new, held = store_batch(db, server_id, batch, attributor)
             count = len(batch.records) + len(batch.rejected)
             fetched, stored, quarantined = fetched + count, stored + new, quarantined + held

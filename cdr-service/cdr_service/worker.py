@@ -8,4 +8,5 @@ from . import create_app
 
 
 def main() -> None:
+    """Run the worker for the `cdr` queue."""
     run_worker(create_app(), "cdr", burst="--burst" in sys.argv[1:])

@@ -25,11 +25,13 @@ class Target:
     scopes: tuple[str, ...]
 
 
-# (path, methods, owning service, scopes allowed). `admin` may call everything.
+# (path, methods, owning service, scopes allowed). `admin` may call everything. Path parameters are
+# named as the owning service names them, so `/openapi.json` can take each operation from its spec.
 ROUTE_TABLE: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("/v1/servers", ("GET", "POST"), "cdr", ADMIN),
     ("/v1/servers/<int:server_id>", ("GET", "PATCH", "DELETE"), "cdr", ADMIN),
     ("/v1/servers/<int:server_id>/test", ("POST",), "cdr", ADMIN),
+    ("/v1/servers/<int:server_id>/sync", ("GET",), "cdr", ADMIN),
     ("/v1/servers/<int:server_id>/filters", ("GET", "PUT"), "rating", ADMIN),
     ("/v1/tariffs", ("GET", "POST"), "rating", ADMIN),
     ("/v1/tariffs/<int:tariff_id>", ("GET",), "rating", ADMIN),
@@ -41,8 +43,8 @@ ROUTE_TABLE: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("/v1/rating/quote", ("POST",), "rating", ADMIN),
     ("/v1/settings/whmcs", ("GET", "PUT"), "balance", ADMIN),
     ("/v1/runs", ("GET",), "balance", ADMIN),
-    ("/v1/runs/<run_id>", ("GET",), "balance", ADMIN),
-    ("/v1/runs/<run_id>/charges", ("GET",), "balance", ADMIN),
+    ("/v1/runs/<run_ref>", ("GET",), "balance", ADMIN),
+    ("/v1/runs/<run_ref>/charges", ("GET",), "balance", ADMIN),
     ("/v1/postings/<int:posting_id>/resolve", ("POST",), "balance", ADMIN),
     ("/v1/clients/<int:client_id>", ("GET",), "balance", ADMIN),
     ("/v1/templates", ("GET",), "notify", ADMIN),
@@ -56,7 +58,11 @@ ROUTE_TABLE: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("/v1/services/<int:service_id>/test", ("POST",), "cdr", WHMCS),
     ("/v1/services/<int:service_id>/cdrs", ("GET",), "cdr", WHMCS),
     ("/v1/services/<int:service_id>/rates", ("GET",), "cdr", WHMCS),
-    ("/v1/services/<int:service_id>/validate", ("GET",), "cdr", ADMIN),
+    ("/v1/services/<int:service_id>/validate", ("GET",), "cdr", WHMCS),
+    ("/v1/cdrs/quarantine", ("GET",), "cdr", ADMIN),
+    ("/v1/cdrs/rerate", ("POST",), "cdr", ADMIN),
+    ("/v1/pbx-actions", ("GET",), "cdr", ADMIN),
+    ("/v1/pbx-actions/<int:action_id>/done", ("POST",), "cdr", ADMIN),
     ("/v1/services/<int:service_id>/suspend", ("POST",), "balance", WHMCS),
     ("/v1/services/<int:service_id>/unsuspend", ("POST",), "balance", WHMCS),
     ("/v1/events/whmcs", ("POST",), "balance", WHMCS),

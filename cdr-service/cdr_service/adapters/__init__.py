@@ -17,4 +17,12 @@ def build_adapter(
         from .fusionpbx import FusionPbxAdapter
 
         return FusionPbxAdapter(settings, timeout_seconds=timeout, batch_size=int(options.get("batch_size", 10000)))
+    if kind == "vodia":
+        from .vodia import VodiaAdapter
+
+        return VodiaAdapter(settings, timezone=timezone, timeout_seconds=timeout)
+    if kind == "lesnet":
+        from .lesnet import LesnetAdapter
+
+        return LesnetAdapter(settings, options=options)
     raise ValueError(f"no adapter for server kind {kind!r}")

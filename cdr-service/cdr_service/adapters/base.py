@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +61,7 @@ class ServiceTarget:
     extensions: tuple[str, ...] = ()
     dids: tuple[str, ...] = ()
     billed_number: str | None = None
+    cdr_link: str | None = None
 
 
 class RowError(ValueError):
@@ -76,9 +77,12 @@ class ProviderAdapter(ABC):
     def test(self) -> str:
         """Check the connection and credentials; return a short success message or raise UpstreamError."""
 
+    min_overlap_seconds: int = 0
+    """How far each sync must re-read at least, when the source cannot filter on the time a row was written."""
+
     @abstractmethod
-    def fetch(self, since: datetime, until: datetime) -> Iterator[FetchBatch]:
-        """Yield the CDRs recorded in [since, until), in batches the caller stores one at a time."""
+    def fetch(self, since: datetime, until: datetime, targets: Sequence[ServiceTarget]) -> Iterator[FetchBatch]:
+        """Yield the CDRs recorded in [since, until) for the server's services, in batches stored one at a time."""
 
     @abstractmethod
     def suspend(self, target: ServiceTarget) -> dict[str, Any]:

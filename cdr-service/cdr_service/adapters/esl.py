@@ -62,6 +62,7 @@ class EventSocket:
         return text
 
     def close(self) -> None:
+        """Say `exit` and close the connection (errors on a dead socket are ignored)."""
         if self._socket is not None:
             with contextlib.suppress(OSError):
                 self._socket.sendall(b"exit\n\n")

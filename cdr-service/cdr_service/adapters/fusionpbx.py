@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ class FusionPbxAdapter(ProviderAdapter):
         self.min_overlap_seconds = 0 if self.database else EXPORT_OVERLAP_SECONDS
 
     def test(self) -> str:
+        """Check the CDR source (database or export) and, when configured, the event socket."""
         messages = []
         if self.database:
             messages.append(self.database.test())
@@ -48,27 +49,31 @@ class FusionPbxAdapter(ProviderAdapter):
         socket = self.settings.get("event_socket")
         if socket:
             suspension = self._suspension()
-            with suspension._socket() as connection:
+            with suspension.connect_event_socket() as connection:
                 connection.api("status")
             messages.append(f"event socket {socket['host']}:{socket.get('port', 8021)} accepted the password")
         return "; ".join(messages)
 
     def test_service(self, target: ServiceTarget) -> str:
+        """Check that the service's domain exists on the PBX (database mode)."""
         if self.database is None:
             return self.test()
         if not self.database.domain_exists(target.tenant):
             raise UpstreamError(f"FusionPBX has no domain {target.tenant!r}")
         return f"FusionPBX domain {target.tenant} found"
 
-    def fetch(self, since: datetime, until: datetime | None = None) -> Iterator[FetchBatch]:
+    def fetch(self, since: datetime, until: datetime, targets: Sequence[ServiceTarget]) -> Iterator[FetchBatch]:
+        """Read every tenant's calls: the PBX is one source, and attribution picks the services' calls."""
         source = self.database or self.export
         assert source is not None
         return source.fetch(since, until)
 
     def suspend(self, target: ServiceTarget) -> dict[str, Any]:
+        """Stop the service's calling with the configured strategy."""
         return self._suspension().apply(target, enable=False)
 
     def unsuspend(self, target: ServiceTarget) -> dict[str, Any]:
+        """Restore the service's calling with the configured strategy."""
         return self._suspension().apply(target, enable=True)
 
     def _suspension(self) -> FusionPbxSuspension:

@@ -72,6 +72,7 @@ class FusionPbxExport:
         return body
 
     def test(self) -> str:
+        """Export the last hour to prove the key and its permissions work."""
         now = int(datetime.now(UTC).timestamp())
         lines = [line for line in self.download(now - 3600, now).splitlines() if line.strip()]
         return f"FusionPBX export reachable; {max(len(lines) - 1, 0)} call(s) in the last hour"

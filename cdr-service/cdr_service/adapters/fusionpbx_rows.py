@@ -43,6 +43,7 @@ def derive_status(billsec: int, hangup_cause: str) -> str:
 
 
 def is_short(number: str) -> bool:
+    """Say whether `number` looks like an extension rather than a phone number."""
     return number.isdigit() and len(number) <= SHORT_NUMBER_DIGITS
 
 

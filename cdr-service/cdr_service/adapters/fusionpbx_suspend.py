@@ -59,7 +59,7 @@ class FusionPbxSuspension:
         extensions = sorted({(extension, context or target.tenant) for extension, context in changed})
         commands = []
         if self.event_socket:
-            with self._socket() as socket:
+            with self.connect_event_socket() as socket:
                 for extension, context in extensions:
                     commands.append(self._cache_delete(socket, f"directory:{extension}@{context}"))
                     if not enable:
@@ -83,7 +83,7 @@ class FusionPbxSuspension:
             ]
         commands = []
         if self.event_socket:
-            with self._socket() as socket:
+            with self.connect_event_socket() as socket:
                 socket.sendevent(
                     "CUSTOM",
                     {"Event-Subclass": "fusion::file", "API-Command": "cache", "API-Command-Argument": "flush"},
@@ -107,7 +107,7 @@ class FusionPbxSuspension:
         gateways = sorted(gateways)
         commands = []
         if self.event_socket and gateways:
-            with self._socket() as socket:
+            with self.connect_event_socket() as socket:
                 commands.append(self._cache_delete(socket, "configuration:sofia.conf"))
                 for gateway_uuid, profile in gateways:
                     if not enable:
@@ -130,7 +130,8 @@ class FusionPbxSuspension:
         )
         return f"cache delete {full_key}"
 
-    def _socket(self) -> EventSocket:
+    def connect_event_socket(self) -> EventSocket:
+        """A connection to the PBX's event socket (opened by `with`)."""
         assert self.event_socket is not None
         return EventSocket(
             self.event_socket["host"],

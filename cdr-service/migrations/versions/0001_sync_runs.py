@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create sync_runs."""
     op.create_table(
         "sync_runs",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -32,4 +33,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop sync_runs."""
     op.drop_table("sync_runs")

@@ -19,6 +19,7 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
+    """Create the CDR store tables."""
     op.create_table(
         "servers",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -118,10 +119,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("server_id", "source_id", name="uq_cdrs_server_source"),
         sa.ForeignKeyConstraint(["server_id"], ["servers.id"], name=op.f("fk_cdrs_server_id_servers")),
         sa.ForeignKeyConstraint(["claim_id"], ["claims.id"], name=op.f("fk_cdrs_claim_id_claims")),
+        postgresql_with={"fillfactor": 80},
     )
     op.create_index("ix_cdrs_service_start", "cdrs", ["service_id", "start_at"])
     op.create_index("ix_cdrs_server_tenant", "cdrs", ["server_id", "tenant"])
-    op.create_index("ix_cdrs_rated_at", "cdrs", ["rated_at"])
     op.create_index("ix_cdrs_claim_id", "cdrs", ["claim_id"])
     op.create_table(
         "quarantined_cdrs",
@@ -143,7 +144,6 @@ def upgrade() -> None:
         "sync_watermarks",
         sa.Column("server_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("position", sa.DateTime(timezone=True)),
-        sa.Column("fingerprint", sa.String(128)),
         sa.Column("last_run_at", sa.DateTime(timezone=True)),
         sa.Column("last_status", sa.String(20), nullable=False),
         sa.Column("last_error", sa.Text),
@@ -189,6 +189,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the CDR store tables."""
     for table in (
         "pbx_actions",
         "cost_adjustments",

@@ -1,0 +1,1 @@
+"""HTTP routes of cdr_service, one blueprint per resource; thin wrappers over the domain modules."""
