@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import current_app
 
 from tollgate_common.http import ServiceClient
+from tollgate_common.secrets import SecretBox
 from tollgate_common.service import settings
 
 from .adapters import build_adapter
 from .adapters.base import ProviderAdapter
 from .models import Server
-from .secrets_box import SecretBox
 from .servers import full_settings
 
 

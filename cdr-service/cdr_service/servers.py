@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tollgate_common.errors import Conflict, InvalidInput, NotFound
+from tollgate_common.secrets import SecretBox
 
 from .models import Cdr, Server, ServiceAssignment, SyncWatermark
-from .secrets_box import SecretBox
 
 KINDS = ("fusionpbx", "vodia", "lesnet")
 SECRET_PATHS = ("db_dsn", "api_key", "password", "event_socket.password")

@@ -1,4 +1,4 @@
-"""Encrypt server credentials at rest with a Fernet key from the environment (CDR_SECRET_KEY)."""
+"""Encrypt credentials at rest (PBX logins, WHMCS API secrets) with a Fernet key from the environment."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from tollgate_common.errors import ConfigError
 
 
 class SecretBox:
-    """Seals and opens the credential part of a server's settings."""
+    """Seals and opens a dict of credentials; `variable` names the setting that holds the key."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, variable: str):
+        self.variable = variable
         self._fernet: Fernet | None = None
         if key:
             try:
                 self._fernet = Fernet(key.encode())
             except (ValueError, TypeError):
                 raise ConfigError(
-                    "CDR_SECRET_KEY is not a Fernet key (32 url-safe base64-encoded bytes); "
+                    f"{variable} is not a Fernet key (32 url-safe base64-encoded bytes); "
                     "make one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())'`"
                 ) from None
 
@@ -38,10 +39,10 @@ class SecretBox:
             return json.loads(self._require().decrypt(token.encode()))
         except InvalidToken:
             raise ConfigError(
-                "server credentials cannot be decrypted: CDR_SECRET_KEY changed since they were saved"
+                f"stored credentials cannot be decrypted: {self.variable} changed since they were saved"
             ) from None
 
     def _require(self) -> Fernet:
         if self._fernet is None:
-            raise ConfigError("CDR_SECRET_KEY is not set, so server credentials cannot be stored or read")
+            raise ConfigError(f"{self.variable} is not set, so credentials cannot be stored or read")
         return self._fernet
