@@ -14,7 +14,7 @@ import requests
 
 from tollgate_common.money import lenient_decimal, money_str, to_cents
 
-from . import phpserial
+from tollgate_common import phpserial
 from .exceptions import (
     InsufficientCredit,
     WhmcsActionError,

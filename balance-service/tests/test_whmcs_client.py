@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from balance_service import phpserial
 from balance_service.exceptions import (
     InsufficientCredit,
     WhmcsActionError,
@@ -16,6 +15,7 @@ from balance_service.exceptions import (
     WhmcsUnavailable,
 )
 from balance_service.whmcs import Credentials, WhmcsClient, whmcs_amount
+from tollgate_common import phpserial
 from tollgate_sim.whmcs.state import Client, Fault
 
 

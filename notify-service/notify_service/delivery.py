@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import smtplib
 import ssl
@@ -12,6 +11,8 @@ from email.utils import formatdate
 from typing import Any
 
 import requests
+
+from tollgate_common import phpserial
 
 
 class DeliveryError(Exception):
@@ -106,23 +107,6 @@ class SmtpSender:
             raise DeliveryError(f"SMTP relay {self.host}:{self.port} failed: {exc.__class__.__name__}: {exc}") from exc
 
 
-def php_serialize(value: Any) -> str:
-    """Serialise strings, numbers, lists and dicts the way PHP's serialize() does (lengths in UTF-8 bytes)."""
-    if value is None:
-        return "N;"
-    if isinstance(value, bool):
-        return f"b:{int(value)};"
-    if isinstance(value, int):
-        return f"i:{value};"
-    if isinstance(value, dict):
-        items = "".join(php_serialize(key) + php_serialize(item) for key, item in value.items())
-        return f"a:{len(value)}:{{{items}}}"
-    if isinstance(value, (list, tuple)):
-        return php_serialize(dict(enumerate(value)))
-    text = str(value)
-    return f's:{len(text.encode())}:"{text}";'
-
-
 def api_endpoint(url: str) -> str:
     """Accept either the WHMCS base URL or the full includes/api.php address."""
     url = url.rstrip("/")
@@ -151,7 +135,7 @@ class WhmcsSender:
             "messagename": template,
             "id": str(client_id),
             # base64(serialize()) carries lists such as voip_services, which a form array cannot.
-            "customvars": base64.b64encode(php_serialize(customvars).encode()).decode(),
+            "customvars": phpserial.encode_base64(customvars),
         }
         if self.accesskey:
             form["accesskey"] = self.accesskey

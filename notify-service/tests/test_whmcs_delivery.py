@@ -1,13 +1,11 @@
 """WHMCS delivery: SendEmail with the template name and customvars, against the WHMCS simulator over HTTP."""
 
-import base64
-
 import pytest
 import requests
 from sqlalchemy import select
 
-from notify_service.delivery import php_serialize
 from notify_service.models import OutboxMessage
+from tollgate_common import phpserial
 from tollgate_common.jobs import enqueue
 from tollgate_common.testing import run_jobs
 from tollgate_sim.whmcs import create_app as create_whmcs
@@ -124,8 +122,7 @@ def test_admin_templates_still_go_by_smtp(whmcs_app, whmcs, smtp):
 def test_php_serialize_round_trips_through_the_simulator_decoder():
     """Our customvars encoding is what a PHP unserialize() reads, nested lists and UTF-8 included."""
     value = {"reason": "crédit épuisé", "count": 2, "voip_services": [{"product": "SIP"}]}
-    encoded = base64.b64encode(php_serialize(value).encode()).decode()
-    decoded = decode_base64(encoded)
+    decoded = decode_base64(phpserial.encode_base64(value))
     assert decoded["reason"] == "crédit épuisé"
     assert decoded["count"] == 2
     assert decoded["voip_services"] == {0: {"product": "SIP"}}
