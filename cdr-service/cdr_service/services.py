@@ -121,7 +121,15 @@ def describe_assignment(assignment: ServiceAssignment) -> dict[str, Any]:
 
 
 def list_services(db: Database, client_id: int | None, ids: list[int] | None) -> list[ServiceAssignment]:
-    """The VoIP services we know, optionally one client's or a list of ids."""
+    """The VoIP services we know, optionally one client's or a list of ids.
+
+    Ids beyond the id range cannot exist; they are dropped rather than sent to the database,
+    whose integer columns would refuse them.
+    """
+    if ids is not None:
+        ids = [service_id for service_id in ids if 0 < service_id <= MAX_ID]
+        if not ids:
+            return []
     with db.session() as session:
         query = select(ServiceAssignment).order_by(ServiceAssignment.service_id)
         if client_id is not None:

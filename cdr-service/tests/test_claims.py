@@ -26,6 +26,8 @@ def test_services_list_by_client_and_ids(client, service_101):
         (102, 8, "fusionpbx", False),
     ]
     assert client.get("/internal/services?ids=1,x").status_code == 422
+    assert [s["service_id"] for s in client.get("/internal/services?ids=101,330440569975").json] == [101]
+    assert client.get("/internal/services?ids=330440569975").json == []
 
 
 @pytest.mark.smoke

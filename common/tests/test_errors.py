@@ -121,3 +121,21 @@ def test_smorest_argument_errors_name_fields():
     assert response.status_code == 422
     assert response.json["error"]["code"] == "invalid"
     assert response.json["error"]["details"]["fields"] == {"rate": ["Missing data for required field."]}
+
+
+def test_details_with_mixed_keys_serialise(database_url_for, redis_url):
+    """Error details keyed by line numbers and names together still come out as the envelope."""
+    from tollgate_common.config import ServiceSettings
+    from tollgate_common.service import create_service_app
+    from tollgate_common.testing import service_config
+
+    settings = ServiceSettings(**service_config(database_url_for("common_errors"), redis_url), service_name="probe")
+    app = create_service_app(__name__, settings, title="probe", require_internal_token=False)
+
+    @app.get("/mixed")
+    def mixed():
+        raise errors.InvalidInput("bad deck", {"lines": {3: "missing rate", "header": "ragged"}})
+
+    response = app.test_client().get("/mixed")
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["lines"] == {"3": "missing rate", "header": "ragged"}

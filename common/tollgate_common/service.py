@@ -37,6 +37,8 @@ def create_service_app(
 ) -> Flask:
     """Build the common part of a service app; the caller registers its blueprints on `app.extensions['api']`."""
     app = Flask(import_name)
+    # Error details may mix int and str keys (a line number, a field name); sorting them would fail.
+    app.json.sort_keys = False
     app.config.update(
         SETTINGS=settings,
         API_TITLE=title,
@@ -44,7 +46,6 @@ def create_service_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/" if serve_openapi else None,
         OPENAPI_JSON_PATH="openapi.json",
-        JSON_SORT_KEYS=False,
     )
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     register_request_logging(app)

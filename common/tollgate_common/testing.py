@@ -42,12 +42,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def claim_redis_database() -> tuple[int, IO[str]]:
-    """Claim a Redis database index from 9 to 15 that no other test run holds (a file lock per index).
+    """Claim a Redis database index from 4 to 15 that no other test run holds (a file lock per index).
 
-    Indexes below 9 are left alone so a developer's data is never flushed; the lock lets several
+    Indexes below 4 are left alone so a developer's data is never flushed; the lock lets several
     test runs share one Redis. The caller keeps the returned file open to hold the claim.
     """
-    for index in range(9, 16):
+    for index in range(4, 16):
         handle = open(Path(tempfile.gettempdir()) / f"tollgate-test-redis-{index}.lock", "w")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -55,7 +55,7 @@ def claim_redis_database() -> tuple[int, IO[str]]:
             handle.close()
             continue
         return index, handle
-    raise RuntimeError("every Redis test database (9-15) is held by another test run")
+    raise RuntimeError("every Redis test database (4-15) is held by another test run")
 
 
 @pytest.fixture(scope="session")
