@@ -5,6 +5,9 @@ from marshmallow import Schema, fields, validate
 from .defaults import RECIPIENT_ADMIN, RECIPIENT_CLIENT
 from .outbox import STATUSES
 
+MAX_OFFSET = 2**31 - 1
+"""Far past any outbox; PostgreSQL refuses an OFFSET beyond `bigint`, so bound it where it is parsed."""
+
 
 class TemplateSchema(Schema):
     """A template in WHMCS merge-field syntax: subject, text body and optional HTML body."""
@@ -56,7 +59,7 @@ class OutboxQuerySchema(Schema):
 
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class OutboxMessageSchema(Schema):

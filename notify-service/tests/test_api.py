@@ -134,6 +134,14 @@ def test_outbox_refuses_an_unknown_status(client):
     assert "status" in response.get_json()["error"]["message"]
 
 
+def test_outbox_refuses_an_offset_past_any_page(client):
+    """An offset too large for the database is a 422 naming `offset`, not a 500."""
+    response = client.get("/v1/outbox?offset=194203452338417542360488146100178386944")
+    assert response.status_code == 422
+    assert "offset" in response.get_json()["error"]["details"]["fields"]
+    assert client.get("/v1/outbox?offset=2147483647").get_json()["items"] == []
+
+
 def test_routes_need_the_internal_token(app):
     """Without the internal token the service refuses the request."""
     assert app.test_client().get("/v1/outbox").status_code == 401

@@ -94,14 +94,18 @@ def apply_changes(session: Session, package: Package, data: dict[str, Any]) -> N
             setattr(package, name, data[name])
     if "custom_rates" in data:
         package.custom_rates = [stored_custom_rate(rate) for rate in data["custom_rates"]]
-    if "name" in data:
-        clash = session.scalar(select(Package.id).where(Package.name == data["name"], Package.id != package.id))
-        if clash is not None:
-            raise PackageConflict(f"package {clash} is already named {data['name']!r}", {"field": "name"})
-    for field in ("tariff_id", "inbound_tariff_id"):
-        tariff_id = getattr(package, field)
-        if tariff_id is not None and session.get(Tariff, tariff_id) is None:
-            raise InvalidInput(f"{field}: tariff {tariff_id} does not exist", {"fields": {field: ["unknown tariff"]}})
+    # The checks' queries must not flush the changed package first: an unknown tariff would fail there
+    # as a foreign-key error instead of the 422 below.
+    with session.no_autoflush:
+        if "name" in data:
+            clash = session.scalar(select(Package.id).where(Package.name == data["name"], Package.id != package.id))
+            if clash is not None:
+                raise PackageConflict(f"package {clash} is already named {data['name']!r}", {"field": "name"})
+        for field in ("tariff_id", "inbound_tariff_id"):
+            tariff_id = getattr(package, field)
+            if tariff_id is not None and session.get(Tariff, tariff_id) is None:
+                message = f"{field}: tariff {tariff_id} does not exist"
+                raise InvalidInput(message, {"fields": {field: ["unknown tariff"]}})
     check_inbound(package)
     if "whmcs_product_ids" in data:
         link_products(session, package, data["whmcs_product_ids"])

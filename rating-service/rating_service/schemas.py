@@ -17,13 +17,31 @@ from .engine.rater import INBOUND, OUTBOUND, REASONS
 
 DIGITS = validate.Regexp(r"^[0-9]*$", error="must be digits only")
 
+MAX_ROW_ID = 2**31 - 1
+"""Ids and version numbers are PostgreSQL `integer` columns; a larger number cannot name a row."""
+
+ROW_ID = validate.Range(min=1, max=MAX_ROW_ID)
+
+
+MAX_RATE = Decimal(10**8 - 1)
+"""Rates are stored as NUMERIC(14, 6): eight whole digits."""
+
 
 class MoneyField(fields.Field):
     """Decimal given as a string or integer (never a float) and written back as a string."""
 
-    def __init__(self, *, minimum: Decimal | None = Decimal(0), max_decimals: int = RATE_DECIMALS, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        minimum: Decimal | None = Decimal(0),
+        maximum: Decimal = MAX_RATE,
+        max_decimals: int = RATE_DECIMALS,
+        **kwargs: Any,
+    ):
+        kwargs["metadata"] = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
         self.minimum = minimum
+        self.maximum = maximum
         self.max_decimals = max_decimals
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
@@ -33,6 +51,8 @@ class MoneyField(fields.Field):
             raise ValidationError(exc.message.split(": ", 1)[-1]) from None
         if self.minimum is not None and number < self.minimum:
             raise ValidationError(f"must be at least {self.minimum}")
+        if number > self.maximum:
+            raise ValidationError(f"must be at most {self.maximum}")
         if decimals_of(number) > self.max_decimals:
             raise ValidationError(f"at most {self.max_decimals} decimals")
         return number
@@ -77,15 +97,12 @@ class TariffSchema(Schema):
     versions = fields.List(fields.Nested(TariffVersionSchema))
 
 
-class ImportFormSchema(Schema):
-    """The text parts of the multipart import form; `file` is read separately."""
+class ImportSchema(Schema):
+    """The multipart import form: the deck as `file`, plus its text parts."""
 
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
     mapping = fields.String(load_default=None, allow_none=True, metadata={"description": "JSON {column: target}"})
     effective_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
-
-
-class ImportFileSchema(Schema):
-    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
 
 
 class LineErrorSchema(Schema):
@@ -104,13 +121,13 @@ class ImportResultSchema(Schema):
 class RateQuerySchema(Schema):
     prefix = fields.String(load_default=None, validate=validate.Regexp(r"^\+?[0-9]*$", error="must be digits"))
     q = fields.String(load_default=None)
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=ROW_ID)
+    page = fields.Integer(load_default=1, validate=ROW_ID)
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class ExportQuerySchema(Schema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 class TariffRateSchema(Schema):
@@ -148,10 +165,12 @@ class PackageSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    whmcs_product_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=list)
-    tariff_id = fields.Integer(load_default=None, allow_none=True)
-    inbound_tariff_id = fields.Integer(load_default=None, allow_none=True)
-    markup_percent = MoneyField(load_default=Decimal(0), minimum=Decimal(-100), max_decimals=4)
+    whmcs_product_ids = fields.List(fields.Integer(validate=ROW_ID), load_default=list)
+    tariff_id = fields.Integer(load_default=None, allow_none=True, validate=ROW_ID)
+    inbound_tariff_id = fields.Integer(load_default=None, allow_none=True, validate=ROW_ID)
+    markup_percent = MoneyField(
+        load_default=Decimal(0), minimum=Decimal(-100), maximum=Decimal(100_000), max_decimals=4
+    )
     free_minutes = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
     unlimited = fields.Boolean(load_default=False)
     free_minutes_prefixes = fields.List(
@@ -187,13 +206,15 @@ class PackageSchema(Schema):
         if len(set(value)) != len(value):
             raise ValidationError("a product id is listed twice")
 
-    @validates("custom_rates")
-    def unique_custom_prefixes(self, value: list[dict[str, Any]], **_: Any) -> None:
+    @validates_schema
+    def unique_custom_prefixes(self, data: dict[str, Any], **_: Any) -> None:
+        # A schema validator runs only once every rate parsed, so its message never lands in the same
+        # dict as per-rate errors keyed by index (mixed int and str keys the JSON encoder cannot sort).
         seen: set[tuple[str, str]] = set()
-        for rate in value:
+        for rate in data.get("custom_rates") or []:
             key = (rate.get("prefix"), rate.get("direction"))
             if key in seen:
-                raise ValidationError(f"two {key[1]} custom rates for prefix {key[0]!r}")
+                raise ValidationError(f"two {key[1]} custom rates for prefix {key[0]!r}", "custom_rates")
             seen.add(key)
 
 
@@ -202,7 +223,7 @@ class PackagePatchSchema(PackageSchema):
 
 
 class PackageQuerySchema(Schema):
-    product_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    product_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 class FiltersSchema(Schema):
@@ -213,7 +234,7 @@ class FiltersSchema(Schema):
 
 
 class QuoteSchema(Schema):
-    package_id = fields.Integer(required=True)
+    package_id = fields.Integer(required=True, validate=ROW_ID)
     direction = fields.String(load_default=OUTBOUND, validate=validate.OneOf([OUTBOUND, INBOUND, "local"]))
     number = fields.String(required=True, validate=validate.Length(min=1, max=64))
     billsec = fields.Integer(required=True, validate=validate.Range(min=0, max=7 * 86400))

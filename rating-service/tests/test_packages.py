@@ -74,6 +74,11 @@ def test_dial_defaults_follow_the_country_code(api):
         ({"custom_rates": [{"prefix": "4a", "rate": "0.01"}]}, "custom_rates"),
         ({"custom_rates": [{"prefix": "48", "rate": "0.01", "direction": "both"}]}, "custom_rates"),
         ({"custom_rates": [{"prefix": "48", "rate": "0.01"}, {"prefix": "48", "rate": "0.02"}]}, "custom_rates"),
+        ({"custom_rates": [{"prefix": "48", "rate": "x"}, {"prefix": "48", "rate": "0.02"}]}, "custom_rates"),
+        ({"tariff_id": 2**31}, "tariff_id"),
+        ({"markup_percent": "151407733318492299.199"}, "markup_percent"),
+        ({"inbound_rate": "100000000"}, "inbound_rate"),
+        ({"whmcs_product_ids": [2**40]}, "whmcs_product_ids"),
         ({"tariff_id": 4242}, "tariff_id"),
         ({"bill_inbound": True}, "bill_inbound"),
         ({"colour": "red"}, "colour"),
@@ -117,6 +122,9 @@ def test_patch_changes_only_what_is_sent_and_revalidates(api, client, tariff_id)
     assert client.get("/v1/packages?product_id=7").get_json() == []
     refused = client.patch(f"/v1/packages/{package['id']}", json={"bill_inbound": True})
     assert refused.status_code == 422
+    unknown_tariff = client.patch(f"/v1/packages/{package['id']}", json={"inbound_tariff_id": 2248938})
+    assert unknown_tariff.status_code == 422
+    assert "inbound_tariff_id" in unknown_tariff.get_json()["error"]["details"]["fields"]
     assert client.get(f"/v1/packages/{package['id']}").get_json()["bill_inbound"] is False
 
 
@@ -126,7 +134,38 @@ def test_unknown_package_is_404(client):
     assert client.patch("/v1/packages/999", json={"free_minutes": 5}).status_code == 404
 
 
+BEYOND_INTEGER = 2**31
+"""One more than PostgreSQL's `integer`, the type of every id column."""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", f"/v1/packages/{BEYOND_INTEGER}", None, 404),
+        ("patch", f"/v1/packages/{BEYOND_INTEGER}", {"free_minutes": 5}, 404),
+        ("get", f"/v1/packages?product_id={BEYOND_INTEGER}", None, 422),
+        ("get", f"/v1/tariffs/{BEYOND_INTEGER}/export", None, 404),
+        ("get", "/v1/tariffs/1/rates?version=5422032917732", None, 422),
+        ("put", f"/v1/servers/{BEYOND_INTEGER}/filters", {}, 404),
+        ("post", "/v1/rating/quote", {"package_id": -905993224089009, "number": "1204", "billsec": 5}, 422),
+    ],
+)
+def test_ids_beyond_the_database_are_refused_not_a_500(client, method, path, body, status):
+    """An id no row can have is a 404 (in the path) or a 422 naming the field, never a database error."""
+    response = getattr(client, method)(path, json=body)
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["error"]["code"] in {"not_found", "invalid"}
+
+
 def test_duplicate_package_name_is_409(api, client):
     """Package names are unique."""
     api.create_package(name="A")
     assert client.post("/v1/packages", json={"name": "A"}).status_code == 409
+
+
+def test_money_is_documented_as_a_decimal_string(client):
+    """Money fields appear in the OpenAPI document as strings of digits, as they are written back."""
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    for schema, field in [("Package", "markup_percent"), ("CustomRate", "rate"), ("RatingResult", "cost")]:
+        assert schemas[schema]["properties"][field]["type"] == "string"
+        assert schemas[schema]["properties"][field]["pattern"] == r"^-?[0-9]+(\.[0-9]+)?$"

@@ -280,3 +280,15 @@ def test_tariffs_are_listed_with_their_versions(api, client, tariff_id):
     assert [(version["number"], version["rate_count"]) for version in listed["Carrier"]["versions"]] == [(1, 2)]
     assert listed["Carrier"]["mapping"] == STANDARD_MAPPING
     assert listed["Empty"]["versions"] == []
+
+
+def test_import_form_is_documented_as_one_multipart_body(client):
+    """The OpenAPI document shows the deck and its text parts in one multipart/form-data body."""
+    spec = client.get("/openapi.json").get_json()
+    operation = spec["paths"]["/v1/tariffs/{tariff_id}/import"]["post"]
+    assert all(parameter["in"] in {"path", "query", "header"} for parameter in operation.get("parameters", []))
+    body = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    form = spec["components"]["schemas"][body]
+    assert set(form["properties"]) == {"file", "mapping", "effective_from"}
+    assert form["properties"]["file"] == {"type": "string", "format": "binary"}
+    assert form["required"] == ["file"]

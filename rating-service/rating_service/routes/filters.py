@@ -14,7 +14,7 @@ from . import get_db
 bp = Blueprint("filters", __name__, url_prefix="/v1/servers", description="Suppress and exclude-from-billing lists")
 
 
-@bp.route("/<int:server_id>/filters")
+@bp.route("/<id:server_id>/filters")
 class ServerFilters(MethodView):
     @bp.response(200, FiltersSchema)
     def get(self, server_id: int) -> Any:

@@ -31,7 +31,7 @@ class Packages(MethodView):
             return [packages.package_view(package) for package in packages.list_packages(session, query["product_id"])]
 
 
-@bp.route("/<int:package_id>")
+@bp.route("/<id:package_id>")
 class PackageById(MethodView):
     @bp.response(200, PackageSchema)
     def get(self, package_id: int) -> Any:

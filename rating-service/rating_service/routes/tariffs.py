@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Request, Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from .. import tariff_store
 from ..exceptions import DeckRejected
 from ..schemas import (
     ExportQuerySchema,
-    ImportFileSchema,
-    ImportFormSchema,
     ImportResultSchema,
+    ImportSchema,
     RatePageSchema,
     RateQuerySchema,
     TariffCreateSchema,
@@ -23,7 +25,26 @@ from ..schemas import (
 )
 from . import get_db
 
-bp = Blueprint("tariffs", __name__, url_prefix="/v1/tariffs", description="Carrier rate decks and their versions")
+
+class MultipartParser(FlaskParser):
+    """Adds the `multipart` location: a form's text parts and files read by one schema, so the
+    OpenAPI document shows one multipart/form-data body (webargs has no location for both)."""
+
+    __location_map__ = dict(multipart="load_multipart", **FlaskParser.__location_map__)
+
+    def load_multipart(self, req: Request, schema: Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+class TariffBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MultipartParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
+
+
+bp = TariffBlueprint("tariffs", __name__, url_prefix="/v1/tariffs", description="Carrier rate decks and their versions")
 
 
 @bp.route("")
@@ -43,7 +64,7 @@ class Tariffs(MethodView):
             return [tariff_store.tariff_view(session, tariff) for tariff in tariff_store.list_tariffs(session)]
 
 
-@bp.get("/<int:tariff_id>")
+@bp.get("/<id:tariff_id>")
 @bp.response(200, TariffSchema)
 def get_tariff(tariff_id: int) -> Any:
     """Show a tariff, its saved column mapping and its versions."""
@@ -51,13 +72,12 @@ def get_tariff(tariff_id: int) -> Any:
         return tariff_store.tariff_view(session, tariff_store.get_tariff(session, tariff_id))
 
 
-@bp.post("/<int:tariff_id>/import")
-@bp.arguments(ImportFormSchema, location="form")
-@bp.arguments(ImportFileSchema, location="files")
+@bp.post("/<id:tariff_id>/import")
+@bp.arguments(ImportSchema, location="multipart")
 @bp.response(200, ImportResultSchema)
-def import_deck(form: dict[str, Any], files: dict[str, Any], tariff_id: int) -> Any:
+def import_deck(form: dict[str, Any], tariff_id: int) -> Any:
     """Import a CSV deck as a new version; any bad line rejects the whole file (422 listing every line)."""
-    upload = files["file"]
+    upload = form["file"]
     mapping = None
     if form.get("mapping"):
         try:
@@ -69,7 +89,7 @@ def import_deck(form: dict[str, Any], files: dict[str, Any], tariff_id: int) -> 
     )
 
 
-@bp.get("/<int:tariff_id>/rates")
+@bp.get("/<id:tariff_id>/rates")
 @bp.arguments(RateQuerySchema, location="query")
 @bp.response(200, RatePageSchema)
 def list_rates(query: dict[str, Any], tariff_id: int) -> Any:
@@ -90,7 +110,7 @@ def list_rates(query: dict[str, Any], tariff_id: int) -> Any:
         }
 
 
-@bp.get("/<int:tariff_id>/export")
+@bp.get("/<id:tariff_id>/export")
 @bp.arguments(ExportQuerySchema, location="query")
 @bp.response(200, content_type="text/csv")
 def export(query: dict[str, Any], tariff_id: int) -> Response:
