@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DIRECTIONS = ("inbound", "outbound", "local", "")
@@ -115,10 +116,12 @@ def whole_seconds(value: Any, field_name: str) -> int:
     if value is None or value == "":
         raise RowError(f"{field_name}: missing")
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
         raise RowError(f"{field_name}: {value!r} is not a number of seconds") from None
-    if number < 0 or number != number:
+    if not number.is_finite():
+        raise RowError(f"{field_name}: {value!r} is not a number of seconds")
+    if number < 0:
         raise RowError(f"{field_name}: {value!r} is negative")
     return int(number)
 
