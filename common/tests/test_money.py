@@ -69,3 +69,4 @@ def test_format_money_like_whmcs():
     """Display formatting matches WHMCS formatCurrency: prefix, separators, suffix."""
     assert format_money(Decimal("1234.5"), "$", "USD") == "$1,234.50 USD"
     assert format_money(Decimal("-2"), "£") == "-£2.00"
+    assert format_money(Decimal("0"), "$", " USD") == "$0.00 USD"

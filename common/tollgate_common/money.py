@@ -75,7 +75,8 @@ def format_money(amount: Decimal, prefix: str = "$", suffix: str = "", decimals:
     rounded = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     sign = "-" if rounded < 0 else ""
     text = f"{sign}{prefix}{abs(rounded):,.{decimals}f}"
-    return f"{text} {suffix}".rstrip() if suffix else text
+    # WHMCS stores suffixes with their own leading space (" USD"); print exactly one.
+    return f"{text} {suffix.strip()}" if suffix.strip() else text
 
 
 def money_str(amount: Decimal) -> str:
