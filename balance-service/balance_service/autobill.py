@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +17,8 @@ from tollgate_common.db import Database
 from .ledger import PREPAID, charge_reference, money_text, record_charge
 from .models import Charge, ClaimIntent, Posting, Run, utcnow
 from .peers import CdrApi, RatingApi
-from .posting import Poster
-from .whmcs import WhmcsClient
+from .posting import ClientOutcome, Poster
+from .whmcs import WhmcsClient, map_concurrently
 
 MODES = ("daily", "frequent")
 FINISHED = "finished"
@@ -109,11 +110,14 @@ def run_autobill(
     now: dt.datetime,
     notes: dict[str, Any] | None = None,
     heartbeat: Callable[[], None] = lambda: None,
+    claim_concurrency: int = 1,
+    post_concurrency: int = 1,
 ) -> dict[str, Any]:
     """Charge every in-scope service once for this run key and return the run report.
 
     A finished run is returned as it is; an unfinished one (crash, lost reply) resumes where it stopped.
-    `heartbeat` is called before each claim and each WHMCS write, so the caller can keep its run lock alive.
+    `heartbeat` is called before each claim and each WHMCS write, so the caller can keep its run lock alive
+    (from the pool threads when `claim_concurrency` / `post_concurrency` run services and clients in parallel).
     """
     run_id, finished = open_run(db, run_key, mode, now)
     if finished:
@@ -125,18 +129,13 @@ def run_autobill(
     report: dict[str, Any] = {"run_key": run_key, "mode": mode, "cutoff": cutoff.isoformat(), "scope_fixed": True}
     report["skipped"] = fix_scope(db, cdr, rating, run_id, mode, cutoff)
     # Claim every intent without a charge, including those a crashed attempt claimed but never recorded.
-    for intent in unclaimed_intents(db, run_id):
-        heartbeat()
-        claim = cdr.claim(intent.service_id, charge_reference(run_key, intent.service_id), cutoff)
-        with db.session() as session:
-            record_charge(session, session.get(Run, run_id), claim, intent.client_id, intent.billing_mode)
+    claim_all(db, cdr, run_id, run_key, cutoff, unclaimed_intents(db, run_id), claim_concurrency, heartbeat)
     with db.session() as session:
         clients = sorted(set(session.scalars(select(Charge.client_id).where(Charge.run_id == run_id))))
     posted: dict[str, Decimal] = defaultdict(Decimal)
     unresolved: list[str] = []
     failures: list[str] = []
-    for client_id in clients:
-        outcome = Poster(db, whmcs, run_id, client_id, now.date(), heartbeat).post()
+    for outcome in post_clients(db, whmcs, run_id, clients, now.date(), post_concurrency, heartbeat):
         for kind, amount in outcome.posted.items():
             posted[kind] += amount
         unresolved.extend(outcome.unresolved)
@@ -156,6 +155,59 @@ def run_autobill(
         run.status = INCOMPLETE if unresolved or failures else FINISHED
         run.finished_at = utcnow() if run.status == FINISHED else None
     return report
+
+
+def claim_all(
+    db: Database,
+    cdr: CdrApi,
+    run_id: int,
+    run_key: str,
+    cutoff: dt.datetime,
+    intents: list[ClaimIntent],
+    concurrency: int,
+    heartbeat: Callable[[], None],
+) -> None:
+    """Claim each intent's calls and record its charge, up to `concurrency` services at a time.
+
+    Services are independent (their own calls, carry and charge row) and a claim is idempotent by its
+    reference, so an attempt that dies mid-way is finished by the resume exactly as a serial one.
+    """
+
+    def claim_one(intent: ClaimIntent) -> None:
+        heartbeat()
+        claim = cdr.claim(intent.service_id, charge_reference(run_key, intent.service_id), cutoff)
+        with db.session() as session:
+            record_charge(session, session.get(Run, run_id), claim, intent.client_id, intent.billing_mode)
+
+    if concurrency <= 1:
+        for intent in intents:
+            claim_one(intent)
+        return
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="claim") as pool:
+        # list() re-raises the first failure once the pool has finished the others.
+        list(pool.map(claim_one, intents))
+
+
+def post_clients(
+    db: Database,
+    whmcs: WhmcsClient,
+    run_id: int,
+    clients: list[int],
+    today: dt.date,
+    concurrency: int,
+    heartbeat: Callable[[], None],
+) -> list[ClientOutcome]:
+    """Post each client's charges, up to `concurrency` clients at a time (one client's postings stay in order)."""
+    if concurrency <= 1:
+        return [Poster(db, whmcs, run_id, client_id, today, heartbeat).post() for client_id in clients]
+
+    def make_client() -> WhmcsClient:
+        return WhmcsClient(whmcs.credentials, timeout=whmcs.timeout, read_retries=whmcs.read_retries)
+
+    def post_one(client_id: int, client: WhmcsClient) -> ClientOutcome:
+        return Poster(db, client, run_id, client_id, today, heartbeat).post()
+
+    return map_concurrently(post_one, clients, make_client, concurrency)
 
 
 def open_postings(db: Database, run_id: int) -> list[dict[str, Any]]:

@@ -19,7 +19,10 @@ class Settings(ServiceSettings):
         default=3, ge=0, description="Retries of a failed WHMCS read (writes are never retried blindly)."
     )
     whmcs_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Parallel WHMCS reads during autosuspend (client details)."
+        default=8, ge=1, le=64, description="Parallel WHMCS connections (autosuspend reads, autobill clients)."
+    )
+    claim_concurrency: int = Field(
+        default=4, ge=1, le=32, description="Parallel claims to cdr-service (each with its ledger record) in a run."
     )
     cdr_sync_wait_seconds: int = Field(
         default=600,

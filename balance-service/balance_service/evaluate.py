@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tollgate_common.db import Database
+from tollgate_common.errors import TollgateError
 
 from .alerts import ALERT, AlertState, decide_alert, parse_threshold
 from .exceptions import WhmcsError
 from .mirror import facts_for, field_value, refresh_client, state_for
 from .models import Client, ClientEvent, ServiceHold, WhmcsSettings, utcnow
 from .suspension import BY_BALANCE, BY_FIELD_OVERRIDE, SUSPENDED, decide, field_value_for, is_no, service_suspended
-from .whmcs import WhmcsClient
+from .whmcs import WhmcsClient, map_concurrently
 from .whmcs_settings import field_ids
 
 Enqueue = Callable[..., Any]
@@ -44,6 +45,8 @@ class Evaluation:
     pbx_actions: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    decided: bool = False
+    """Autosuspend applies to this client (Has VoIP Service is Yes)."""
 
 
 def evaluate_client(
@@ -72,27 +75,115 @@ def evaluate_client(
             outstanding=outstanding,
             with_services=outstanding is None,
         )
-        decision = decide(facts_for(client, settings_row), state_for(client))
-        result = Evaluation(client_id, client.voip_state)
-        if decision is not None:
-            if decision.changed:
-                apply_change(session, client, decision, actor, services_of, enqueue, result)
-            elif decision.suspended_by != client.suspended_by:
-                # Still suspended, for a new reason (e.g. the manual flag cleared while the balance is short).
-                session.add(
-                    ClientEvent(
-                        client_id=client.client_id,
-                        kind="suspension_reason",
-                        actor=actor,
-                        reason=decision.reason,
-                        details={"from": client.suspended_by, "to": decision.suspended_by},
+        result = decide_and_apply(session, client, settings_row, actor, services_of, enqueue, today, reminders)
+    # Written only once the new state is committed (see write_backs).
+    write_backs(db, whmcs, settings_row, [(client, result)], concurrency=1)
+    return result
+
+
+def evaluate_chunk(
+    db: Database,
+    whmcs: WhmcsClient,
+    settings_row: WhmcsSettings,
+    fetched: dict[int, dict[str, Any] | Exception],
+    *,
+    owed: dict[int, Decimal],
+    read_at: dt.datetime,
+    actor: str,
+    services_of: Callable[[int], list[dict[str, Any]]],
+    enqueue: Enqueue,
+    today: dt.date,
+    reminders: bool,
+    currencies: dict[int, dict[str, str]],
+    concurrency: int,
+    make_client: Callable[[], WhmcsClient] | None = None,
+) -> tuple[list[Evaluation], list[dict[str, Any]]]:
+    """Evaluate many mirrored clients from details read in bulk: one transaction, one savepoint per client.
+
+    The chunk's mirror rows are locked in one statement. A client refreshed since `read_at` (a payment
+    event, a charge) is decided on its mirror row, which is fresher than this bulk read. One client's
+    failure rolls back only its savepoint. Returns the evaluations and the per-client errors.
+    """
+    results: list[tuple[Client, Evaluation]] = []
+    errors: list[dict[str, Any]] = []
+    with db.session() as session:
+        rows = session.scalars(
+            select(Client).where(Client.client_id.in_(list(fetched))).order_by(Client.client_id).with_for_update()
+        )
+        locked = {client.client_id: client for client in rows}
+        for client_id, details in fetched.items():
+            client = locked.get(client_id)
+            if isinstance(details, Exception):
+                message = details.message if isinstance(details, TollgateError) else str(details)
+                errors.append({"client_id": client_id, "error": message})
+                continue
+            # A client refreshed since `read_at` (a payment event, a charge) has fresher facts than this read.
+            fresher = client is not None and client.synced_at is not None and as_utc(client.synced_at) >= read_at
+            try:
+                with session.begin_nested():
+                    if not fresher:
+                        client = refresh_client(
+                            session,
+                            whmcs,
+                            client_id,
+                            currencies,
+                            details=details,
+                            outstanding=owed.get(client_id, Decimal(0)),
+                            with_services=False,
+                            locked=client,
+                        )
+                    result = decide_and_apply(
+                        session, client, settings_row, actor, services_of, enqueue, today, reminders
                     )
+            except TollgateError as exc:
+                errors.append({"client_id": client_id, "error": exc.message})
+                continue
+            results.append((client, result))
+    write_backs(db, whmcs, settings_row, results, concurrency=concurrency, make_client=make_client)
+    return [result for _client, result in results], errors
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware UTC time (SQLite gives back naive UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def decide_and_apply(
+    session: Any,
+    client: Client,
+    settings_row: WhmcsSettings,
+    actor: str,
+    services_of: Callable[[int], list[dict[str, Any]]],
+    enqueue: Enqueue,
+    today: dt.date,
+    reminders: bool,
+) -> Evaluation:
+    """Decide a refreshed client's state, queue the side effects of a change and keep the alert state."""
+    decision = decide(facts_for(client, settings_row), state_for(client))
+    result = Evaluation(client.client_id, client.voip_state)
+    if decision is not None:
+        result.decided = True
+        if decision.changed:
+            apply_change(session, client, decision, actor, services_of, enqueue, result)
+        elif decision.suspended_by != client.suspended_by:
+            # Still suspended, for a new reason (e.g. the manual flag cleared while the balance is short).
+            session.add(
+                ClientEvent(
+                    client_id=client.client_id,
+                    kind="suspension_reason",
+                    actor=actor,
+                    reason=decision.reason,
+                    details={"from": client.suspended_by, "to": decision.suspended_by},
                 )
-                client.suspended_by = decision.suspended_by
-            write_back(whmcs, settings_row, client, result)
-        send_low_balance_alert(client, settings_row, enqueue, today, reminders, result)
-        result.voip_state = client.voip_state
-        return result
+            )
+            client.suspended_by = decision.suspended_by
+        wanted = pending_write(settings_row, client)
+        if wanted is not None and field_value(client, settings_row, "voip_suspended") == wanted[1]:
+            # WHMCS already shows our state; remember it as ours.
+            client.voip_field_written = wanted[1]
+    send_low_balance_alert(client, settings_row, enqueue, today, reminders, result)
+    result.voip_state = client.voip_state
+    return result
 
 
 def apply_change(
@@ -111,9 +202,9 @@ def apply_change(
     holds = set(session.scalars(select(ServiceHold.service_id).where(ServiceHold.client_id == client.client_id)))
     for service in services_of(client.client_id):
         service_id = int(service["service_id"])
+        # Queued whatever cdr-service reports: a suspend still pending (PBX down, queue backlog) shows the
+        # service as active, and skipping the unsuspend would leave it to cut a paying client off later.
         wanted = service_suspended(decision.voip_state, service_id in holds)
-        if wanted == bool(service.get("suspended")):
-            continue
         action = "suspend" if wanted else "unsuspend"
         action_ref = f"client:{client.client_id}:{number}:{service_id}:{action}"
         enqueue("cdr", f"cdr_service.jobs.{action}_service", service_id, action_ref, job_id=f"pbx:{action_ref}")
@@ -149,26 +240,65 @@ def apply_change(
     result.reason = decision.reason
 
 
-def write_back(whmcs: WhmcsClient, settings_row: WhmcsSettings, client: Client, result: Evaluation) -> None:
-    """Make WHMCS's `VoIP Suspended` show our state (Yes / None), leaving an admin's No or Yes alone."""
+def pending_write(settings_row: WhmcsSettings, client: Client) -> tuple[int, str] | None:
+    """The `VoIP Suspended` (field id, value) that shows our state (Yes / None); None to leave an admin's No or Yes."""
     field_id = field_ids(settings_row).get("voip_suspended")
     if field_id is None:
-        return
+        return None
     current = field_value(client, settings_row, "voip_suspended")
     if is_no(current) or client.suspended_by == BY_FIELD_OVERRIDE:
+        return None
+    return field_id, field_value_for(client.voip_state)
+
+
+def write_backs(
+    db: Database,
+    whmcs: WhmcsClient,
+    settings_row: WhmcsSettings,
+    evaluated: list[tuple[Client, Evaluation]],
+    *,
+    concurrency: int,
+    make_client: Callable[[], WhmcsClient] | None = None,
+) -> None:
+    """Make WHMCS's `VoIP Suspended` show the committed state of each evaluated client, then record it.
+
+    Runs after the state is committed: a Yes written for a suspension that then failed to commit would
+    read as an admin's own Yes on the next run. A crash in between leaves the field to the next run.
+    """
+    to_write = []
+    for client, result in evaluated:
+        wanted = pending_write(settings_row, client) if result.decided else None
+        if wanted is not None and field_value(client, settings_row, "voip_suspended") != wanted[1]:
+            to_write.append((client, result, wanted))
+    if not to_write:
         return
-    wanted = field_value_for(client.voip_state)
-    if current == wanted:
-        client.voip_field_written = wanted
-        return
-    try:
-        whmcs.set_client_fields(client.client_id, {field_id: wanted})
-    except WhmcsError as exc:
-        # Setting a field is idempotent: the next evaluation writes it again.
-        result.errors.append(f"VoIP Suspended write-back failed: {exc.message}")
-        return
-    client.custom_fields = {**client.custom_fields, str(field_id): wanted}
-    client.voip_field_written = wanted
+
+    def write(item: tuple[Client, Evaluation, tuple[int, str]], writer: WhmcsClient) -> bool:
+        client, result, (field_id, value) = item
+        try:
+            writer.set_client_fields(client.client_id, {field_id: value})
+        except WhmcsError as exc:
+            # Setting a field is idempotent: the next evaluation writes it again.
+            result.errors.append(f"VoIP Suspended write-back failed: {exc.message}")
+            return False
+        return True
+
+    if concurrency > 1 and len(to_write) > 1 and make_client is not None:
+        done = map_concurrently(write, to_write, make_client, concurrency)
+    else:
+        done = [write(item, whmcs) for item in to_write]
+    written = [(client, value) for (client, _result, (_field, value)), ok in zip(to_write, done, strict=True) if ok]
+    with db.session() as session:
+        for client, value in written:
+            field_id = field_ids(settings_row)["voip_suspended"]
+            client.custom_fields = {**client.custom_fields, str(field_id): value}
+            client.voip_field_written = value
+            # Recorded only if no later evaluation moved the client meanwhile (it writes its own state).
+            session.execute(
+                update(Client)
+                .where(Client.client_id == client.client_id, Client.voip_state == client.voip_state)
+                .values(voip_field_written=value, custom_fields=client.custom_fields)
+            )
 
 
 def send_low_balance_alert(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -20,13 +21,14 @@ from tollgate_common.jobs import enqueue, fetch_job, report_progress
 from tollgate_common.service import get_db, get_redis, settings
 
 from .autobill import MODES, run_autobill, unfinished_runs
-from .evaluate import Evaluation
+from .evaluate import Evaluation, as_utc, evaluate_chunk
 from .evaluate import evaluate_client as evaluate
+from .exceptions import WhmcsError
 from .mirror import refresh_client
-from .models import Client, WhmcsSettings
+from .models import Client, WhmcsSettings, utcnow
 from .peers import CdrApi, RatingApi
 from .suspension import is_yes
-from .whmcs import WhmcsClient, fetch_clients
+from .whmcs import WhmcsClient, fetch_clients, map_concurrently
 from .whmcs_settings import client_from, field_ids, load_settings
 
 log = structlog.get_logger(__name__)
@@ -93,7 +95,8 @@ def wait_for_cdr_sync(run_key: str) -> str:
 @contextlib.contextmanager
 def run_lock(run_key: str) -> Iterator[Any]:
     """Hold the Redis lock of a run for this worker, or raise RunBusy when another worker has it."""
-    lock = get_redis().lock(f"balance:autobill:{run_key}", timeout=RUN_LOCK_SECONDS)
+    # Not thread-local: the run's claim and posting threads renew it too.
+    lock = get_redis().lock(f"balance:autobill:{run_key}", timeout=RUN_LOCK_SECONDS, thread_local=False)
     if not lock.acquire(blocking=False):
         raise RunBusy(f"run {run_key} is being worked on by another worker; retrying later")
     try:
@@ -107,7 +110,17 @@ def charge_run(run_key: str, mode: str, now: dt.datetime, notes: dict[str, Any])
     """Run or resume one run key under its lock, then queue the evaluation of each client it charged."""
     with run_lock(run_key) as lock:
         report = run_autobill(
-            get_db(), whmcs_client(), cdr_api(), rating_api(), run_key, mode, now, notes=notes, heartbeat=lock.reacquire
+            get_db(),
+            whmcs_client(),
+            cdr_api(),
+            rating_api(),
+            run_key,
+            mode,
+            now,
+            notes=notes,
+            heartbeat=lock.reacquire,
+            claim_concurrency=settings().claim_concurrency,
+            post_concurrency=settings().whmcs_concurrency,
         )
     for client_id in report.get("clients", []):
         # No job id: an evaluation is idempotent, and a resumed run must re-evaluate after its late postings.
@@ -179,70 +192,136 @@ def evaluate_client(client_id: int, reason: str) -> dict[str, Any]:
 def autosuspend(run_key: str) -> dict[str, Any]:
     """Evaluate every client whose Has VoIP Service is Yes; one client's failure does not stop the others.
 
-    Unpaid invoices are listed once for everyone and client details are read in parallel chunks;
-    the decisions themselves run one client at a time.
+    Unpaid invoices are listed once for everyone; client details are read in parallel chunks, each
+    chunk decided in one transaction (a savepoint per client) and written back to WHMCS in parallel.
     """
     whmcs = whmcs_client()
     config = settings()
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = dt.datetime.now(dt.UTC).date()
     # Clients are found through the mirror, so make sure it is fully synced once a day.
-    queue_job("balance", "balance_service.jobs.sync_clients", today, job_id=f"client-sync:{today}")
+    queue_job("balance", "balance_service.jobs.sync_clients", today.isoformat(), job_id=f"client-sync:{today}")
+    read_at = utcnow()
     currencies = whmcs.get_currencies()
     owed = whmcs.outstanding_by_client()
     with get_db().session() as session:
         row = load_settings(session)
         has_voip = field_ids(row).get("has_voip")
-        clients = [
-            c.client_id
-            for c in session.scalars(select(Client).order_by(Client.client_id))
-            if has_voip is not None and is_yes(c.custom_fields.get(str(has_voip)))
-        ]
+        clients = (
+            [
+                client_id
+                for client_id, fields in session.execute(
+                    select(Client.client_id, Client.custom_fields).order_by(Client.client_id)
+                )
+                if is_yes((fields or {}).get(str(has_voip)))
+            ]
+            if has_voip is not None
+            else []
+        )
     cdr = cdr_api()
 
     def make_client() -> WhmcsClient:
         return client_from(row, timeout=config.whmcs_timeout_seconds, read_retries=config.whmcs_read_retries)
 
     changed, errors = [], []
-    for start in range(0, len(clients), AUTOSUSPEND_CHUNK):
-        chunk = clients[start : start + AUTOSUSPEND_CHUNK]
-        fetched = fetch_clients(make_client, chunk, config.whmcs_concurrency)
-        for client_id in chunk:
-            details = fetched[client_id]
-            try:
-                if isinstance(details, Exception):
-                    raise details
-                result = evaluate_one(
-                    whmcs,
-                    client_id,
-                    f"autosuspend {run_key}",
-                    row=row,
-                    cdr=cdr,
-                    currencies=currencies,
-                    details=details,
-                    outstanding=owed.get(client_id, Decimal(0)),
-                )
-            except TollgateError as exc:
-                errors.append({"client_id": client_id, "error": exc.message})
-                continue
-            if result.changed:
-                changed.append({"client_id": client_id, "voip_state": result.voip_state, "reason": result.reason})
-        report_progress(start + len(chunk), len(clients), "clients evaluated")
+    chunks = [clients[start : start + AUTOSUSPEND_CHUNK] for start in range(0, len(clients), AUTOSUSPEND_CHUNK)]
+    done = 0
+    for chunk, fetched in prefetched(chunks, lambda ids: fetch_clients(make_client, ids, config.whmcs_concurrency)):
+        results, chunk_errors = evaluate_chunk(
+            get_db(),
+            whmcs,
+            row,
+            dict(fetched),
+            owed=owed,
+            read_at=read_at,
+            actor=f"autosuspend {run_key}",
+            services_of=lambda cid: cdr.services(client_id=cid),
+            enqueue=queue_job,
+            today=today,
+            reminders=config.low_balance_reminders,
+            currencies=currencies,
+            concurrency=config.whmcs_concurrency,
+            make_client=make_client,
+        )
+        errors.extend(chunk_errors)
+        changed.extend(
+            {"client_id": r.client_id, "voip_state": r.voip_state, "reason": r.reason} for r in results if r.changed
+        )
+        done += len(chunk)
+        report_progress(done, len(clients), "clients evaluated")
     return {"run_key": run_key, "evaluated": len(clients), "changed": changed, "errors": errors}
 
 
+def prefetched(
+    chunks: list[list[int]], fetch: Callable[[list[int]], dict[int, Any]]
+) -> Iterator[tuple[list[int], Any]]:
+    """Yield (chunk, fetch(chunk)) in order while the next chunk is already being fetched in the background."""
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(fetch, chunks[0])
+        for number, chunk in enumerate(chunks):
+            fetched = pending.result()
+            if number + 1 < len(chunks):
+                pending = pool.submit(fetch, chunks[number + 1])
+            yield chunk, fetched
+
+
 def sync_clients(day: str) -> dict[str, Any]:
-    """Refresh every WHMCS client into the mirror (the daily full sync)."""
+    """Refresh every WHMCS client into the mirror (the daily full sync), in chunks read in parallel.
+
+    GetClients pages give the ids; details and services are read over `whmcs_concurrency` connections and
+    unpaid invoices once for everyone. A client refreshed after these reads began (a payment event, an
+    evaluation) keeps its fresher row; a client WHMCS fails to answer is reported and the rest proceed.
+    """
     whmcs = whmcs_client()
+    config = settings()
+    with get_db().session() as session:
+        row = load_settings(session)
+
+    def make_client() -> WhmcsClient:
+        return client_from(row, timeout=config.whmcs_timeout_seconds, read_retries=config.whmcs_read_retries)
+
+    def read(client_id: int, client: WhmcsClient) -> tuple[dict[str, Any], list[dict[str, Any]]] | WhmcsError:
+        try:
+            return client.get_client(client_id), client.get_services(client_id)
+        except WhmcsError as exc:
+            return exc
+
+    read_at = utcnow()
     currencies = whmcs.get_currencies()
-    synced = 0
-    for client_id in whmcs.iter_client_ids():
+    owed = whmcs.outstanding_by_client()
+    ids = list(whmcs.iter_client_ids())
+    synced, errors = 0, []
+    for start in range(0, len(ids), AUTOSUSPEND_CHUNK):
+        chunk = ids[start : start + AUTOSUSPEND_CHUNK]
+        fetched = map_concurrently(read, chunk, make_client, config.whmcs_concurrency)
         with get_db().session() as session:
-            refresh_client(session, whmcs, client_id, currencies)
-        synced += 1
-        if synced % 100 == 0:
-            report_progress(synced, None, "clients synced")
-    log.info("clients_synced", day=day, synced=synced)
-    return {"day": day, "synced": synced}
+            rows = session.scalars(
+                select(Client).where(Client.client_id.in_(chunk)).order_by(Client.client_id).with_for_update()
+            )
+            locked = {client.client_id: client for client in rows}
+            for client_id, got in zip(chunk, fetched, strict=True):
+                if isinstance(got, WhmcsError):
+                    errors.append({"client_id": client_id, "error": got.message})
+                    continue
+                mirrored = locked.get(client_id)
+                if mirrored is not None and mirrored.synced_at is not None and as_utc(mirrored.synced_at) >= read_at:
+                    continue
+                details, services = got
+                refresh_client(
+                    session,
+                    whmcs,
+                    client_id,
+                    currencies,
+                    details=details,
+                    outstanding=owed.get(client_id, Decimal(0)),
+                    services=services,
+                    locked=mirrored,
+                )
+                synced += 1
+        report_progress(start + len(chunk), len(ids), "clients synced")
+    log.info("clients_synced", day=day, synced=synced, errors=len(errors))
+    return {"day": day, "synced": synced, "errors": errors}
 
 
 def payment_event(event: str, client_id: int | None, invoice_id: int | None) -> dict[str, Any]:

@@ -27,11 +27,14 @@ def refresh_client(
     details: dict[str, Any] | None = None,
     outstanding: Decimal | None = None,
     with_services: bool = True,
+    services: list[dict[str, Any]] | None = None,
+    locked: Client | None = None,
 ) -> Client:
     """Read one client's details, unpaid balance and services from WHMCS into the mirror.
 
-    A bulk caller (autosuspend) passes `details` and `outstanding` it read for many clients at once and
-    skips the services, which only the daily sync and single-client refreshes re-read.
+    A bulk caller (autosuspend) passes `details` and `outstanding` it read for many clients at once,
+    skips the services (or passes those it read: `services`), which only the daily sync and single-client
+    refreshes re-read, and passes the mirror row it already locked (`locked`) with the rest of its chunk.
     """
     if details is None:
         details = read_details(whmcs, client_id)
@@ -39,7 +42,7 @@ def refresh_client(
         outstanding = whmcs.outstanding(client_id)
     currencies = currencies if currencies is not None else whmcs.get_currencies()
     currency = currencies.get(int(details.get("currency") or 0), {})
-    client = session.get(Client, client_id, with_for_update=True)
+    client = locked if locked is not None else session.get(Client, client_id, with_for_update=True)
     if client is None:
         client = Client(client_id=client_id)
         session.add(client)
@@ -55,7 +58,9 @@ def refresh_client(
     client.outstanding = outstanding
     fields = details.get("customfields") or []
     client.custom_fields = {str(entry["id"]): str(entry.get("value") or "") for entry in fields}
-    if with_services or client.services is None:
+    if services is not None:
+        client.services = services
+    elif with_services or client.services is None:
         client.services = whmcs.get_services(client_id)
     client.synced_at = utcnow()
     session.flush()

@@ -8,6 +8,7 @@ looked up in WHMCS by its reference before anything is sent again.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +34,8 @@ EXECUTION_ORDER = {CREDIT_ADD: 0, CREDIT_REMOVE: 1, BILLABLE_ITEM: 2, INVOICE: 3
 
 PLANNED, SENDING, POSTED, UNVERIFIED, SKIPPED = "planned", "posting", "posted", "unverified", "skipped"
 SHORTFALL_ATTEMPTS = 3
+IN_FLIGHT_MARGIN_SECONDS = 1.0
+"""Added to the WHMCS timeout: how long after being marked `posting` a send can still land."""
 
 
 @dataclass
@@ -165,9 +168,12 @@ class Poster:
         with self.db.session() as session:
             posting = session.get(Posting, posting_id)
             status, kind, reference = posting.status, posting.kind, posting.reference
+            marked_at = posting.updated_at
         if status in (POSTED, SKIPPED):
             self._count(posting_id)
             return
+        if status == SENDING:
+            self._wait_out_in_flight(marked_at)
         if status in (SENDING, UNVERIFIED):
             found = self._look_up(posting_id)
             if found is not None:
@@ -186,6 +192,20 @@ class Poster:
                 if not self._move_shortfall_to_invoice(posting_id):
                     return
         self.outcome.errors.append(f"{reference}: credit kept changing while posting")
+
+    def _wait_out_in_flight(self, marked_at: dt.datetime) -> None:
+        """Give a send that an earlier attempt may still have in flight time to land before looking it up.
+
+        A resume normally comes long after the attempt it resumes (its lock must expire first). After a
+        Redis restart the run lock is gone, so a new attempt can start while the old one's call is still
+        running; a look-up before that call's timeout has passed could miss it and send it twice.
+        """
+        if marked_at.tzinfo is None:  # SQLite gives naive UTC
+            marked_at = marked_at.replace(tzinfo=dt.UTC)
+        ends = marked_at + dt.timedelta(seconds=self.whmcs.timeout + IN_FLIGHT_MARGIN_SECONDS)
+        while (left := (ends - dt.datetime.now(dt.UTC)).total_seconds()) > 0:
+            time.sleep(min(left, 5.0))
+            self.heartbeat()
 
     def _send(self, posting_id: int) -> None:
         self.heartbeat()

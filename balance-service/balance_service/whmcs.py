@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
+from tollgate_common import phpserial
 from tollgate_common.money import lenient_decimal, money_str, to_cents
 
-from tollgate_common import phpserial
 from .exceptions import (
     InsufficientCredit,
     WhmcsActionError,
@@ -25,6 +25,8 @@ from .exceptions import (
 )
 
 PAGE_SIZE = 250
+T = TypeVar("T")
+R = TypeVar("R")
 READ_BACKOFF_SECONDS = 0.5
 
 
@@ -247,18 +249,29 @@ def fetch_clients(
     make_client: Callable[[], WhmcsClient], client_ids: list[int], concurrency: int
 ) -> dict[int, dict[str, Any] | WhmcsError]:
     """GetClientsDetails for many clients over `concurrency` connections; a failure is kept per client."""
+
+    def fetch(client_id: int, whmcs: WhmcsClient) -> dict[str, Any] | WhmcsError:
+        try:
+            return whmcs.get_client(client_id)
+        except WhmcsError as exc:
+            return exc
+
+    return dict(zip(client_ids, map_concurrently(fetch, client_ids, make_client, concurrency), strict=True))
+
+
+def map_concurrently(
+    func: Callable[[T, WhmcsClient], R], items: list[T], make_client: Callable[[], WhmcsClient], concurrency: int
+) -> list[R]:
+    """`func(item, client)` for every item, in order, over at most `concurrency` threads with a client each."""
     local = threading.local()
 
-    def fetch(client_id: int) -> tuple[int, dict[str, Any] | WhmcsError]:
+    def run(item: T) -> R:
         if not hasattr(local, "client"):
             local.client = make_client()
-        try:
-            return client_id, local.client.get_client(client_id)
-        except WhmcsError as exc:
-            return client_id, exc
+        return func(item, local.client)
 
     with ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="whmcs") as pool:
-        return dict(pool.map(fetch, client_ids))
+        return list(pool.map(run, items))
 
 
 def whmcs_amount(amount: Decimal) -> str:

@@ -32,6 +32,8 @@ class PeerStub:
         self.claims: dict[str, dict] = {}
         self.claim_calls: list[str] = []
         self.packages: dict[int, dict] = {}
+        self.failing_clients: set[int] = set()
+        """Clients whose service list cdr-service answers with a 500 (a peer failing mid-evaluation)."""
         self.app = self.build()
 
     def add_service(self, service_id, client_id, product_id=3, suspended=False, amount="0", calls=0, adjustment="0"):
@@ -64,6 +66,8 @@ class PeerStub:
         @app.get("/internal/services")
         def services():
             client_id = request.args.get("client_id", type=int)
+            if client_id in self.failing_clients:
+                return jsonify(code="internal_error", status=500, message="stub failure"), 500
             ids = {int(i) for i in request.args.get("ids", "").split(",") if i}
             return jsonify(
                 [
@@ -122,7 +126,15 @@ def peers():
 @pytest.fixture
 def app(database_url, redis_url, redis_conn, peers):
     app = create_app(
-        service_config(database_url, redis_url, cdr_url=peers.url, rating_url=peers.url, cdr_sync_wait_seconds=0)
+        service_config(
+            database_url,
+            redis_url,
+            cdr_url=peers.url,
+            rating_url=peers.url,
+            cdr_sync_wait_seconds=0,
+            # A resume waits this long (+1 s) after a send left in flight by a killed worker before looking it up.
+            whmcs_timeout_seconds=3,
+        )
     )
     yield app
     truncate_all(app.extensions["db"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from decimal import Decimal
 
@@ -182,9 +183,33 @@ def test_crash_between_marking_and_sending_posts_once_after_lookup(db, whmcs_sim
     [posting_id] = poster._ensure_plan()
     with db.session() as session:
         session.get(Posting, posting_id).status = SENDING
-    post(db, whmcs_sim, run_id)
+    post(db, whmcs_sim, run_id, timeout=1.0)  # the resume first waits out the timeout of a send in flight
     assert [entry["action"] for entry in whmcs_sim.state.api_log].count("getcredits") == 1
     assert credit_log(whmcs_sim) == [(credit_log(whmcs_sim)[0][0], "-3.00")]
+
+
+def test_a_resume_started_while_the_old_send_is_in_flight_waits_for_it_instead_of_sending_again(db, whmcs_sim):
+    """Lock lost (Redis restarted) mid-send: a second attempt finds the posting `posting` and must not resend it
+    before the first call's timeout has passed; it then finds the credit removal by its reference."""
+    seed_client(whmcs_sim, credit="10.00")
+    run_id = make_run(db)
+    charge(db, run_id, 7, "3.00")
+    whmcs_sim.state.faults.append(Fault("addcredit", "latency", seconds=1.0))
+    first = threading.Thread(target=post, args=(db, whmcs_sim, run_id), kwargs={"timeout": 2.0})
+    first.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            if session.scalar(select(Posting.status)) == SENDING:
+                break
+        time.sleep(0.01)
+    began = time.monotonic()
+    outcome = post(db, whmcs_sim, run_id, timeout=2.0)  # the resume, while the first call sleeps in WHMCS
+    first.join()
+    assert time.monotonic() - began >= 2.0  # waited out the first attempt's timeout before looking
+    assert outcome.unresolved == [] and outcome.posted == {"credit_remove": Decimal("3.00")}
+    assert [amount for _description, amount in credit_log(whmcs_sim)] == ["-3.00"]
+    assert whmcs_sim.state.clients[42].credit == Decimal("7.00")
 
 
 def test_credit_spent_elsewhere_moves_the_shortfall_to_the_invoice(db, whmcs_sim):

@@ -54,7 +54,7 @@ def test_worker_killed_mid_run_then_next_run_posts_every_charge_exactly_once(
         )
         peers.add_service(client_id, client_id, amount="1.00", calls=1)
     # Slow credit removals so the kill lands mid-run, possibly while a removal is in flight.
-    whmcs_sim.state.faults.append(Fault("addcredit", "latency", seconds=0.1))
+    whmcs_sim.state.faults.append(Fault("addcredit", "latency", seconds=0.25))
     enqueue(redis_conn, "balance", "balance_service.jobs.autobill", "autobill:daily:killed", "daily")
     env = {
         **os.environ,

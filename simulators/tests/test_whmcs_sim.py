@@ -73,12 +73,14 @@ class WebhookSink:
 
     def __init__(self):
         self.events: list[dict] = []
+        self.headers: list[dict] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 sink.events.append(json.loads(self.rfile.read(length)))
+                sink.headers.append(dict(self.headers))
                 self.send_response(200)
                 self.end_headers()
 
@@ -290,6 +292,22 @@ def test_sim_payment_hook_reaches_the_webhook(sim, client_42, webhook):
         ("AddInvoicePayment", invoice["id"]),
         ("InvoicePaid", invoice["id"]),
     ]
+
+
+def test_webhook_headers_go_with_every_hook_and_the_payload_names_invoice_and_client(sim, client_42, webhook):
+    """With webhook_headers set (a whmcs-scoped gateway key), each hook POST carries them and the ids Tollgate reads."""
+    key = "Bearer tg_whmcs-scoped-demo-key"
+    assert sim.put("config", {"webhook_url": webhook.url, "webhook_headers": {"Authorization": key}}) == {"ok": True}
+    invoice = sim.post("invoices", {"userid": 42, "items": [{"description": "x", "amount": "3.00"}]})
+    sim.post("payments", {"invoiceid": invoice["id"]})
+    assert [h["Authorization"] for h in webhook.headers] == [key, key]
+    assert all(h["Content-Type"] == "application/json" for h in webhook.headers)
+    assert [(e["event"], e["invoice_id"], e["client_id"]) for e in webhook.events] == [
+        ("AddInvoicePayment", invoice["id"], 42),
+        ("InvoicePaid", invoice["id"], 42),
+    ]
+    bad = requests.put(f"{sim.base_url}/_sim/config", json={"webhook_headers": {"X-N": 5}}, timeout=10)
+    assert bad.status_code == 400 and sim.state.webhook_headers == {"Authorization": key}
 
 
 def test_add_billable_item_next_invoice(sim, client_42):

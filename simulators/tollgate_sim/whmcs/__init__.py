@@ -161,12 +161,19 @@ def register_sim_hooks(app: Flask) -> None:
 
     @app.put("/_sim/config")
     def configure() -> Response:
-        """Set webhook_url, accesskey, allowed_ips, banned_ips, module_result, module_url or credentials."""
+        """Set webhook_url, webhook_headers, accesskey, allowed_ips, banned_ips, module_result or _url, credentials."""
         state = sim_state(app)
         body = request.get_json(force=True)
         with state.lock:
             if "webhook_url" in body:
                 state.webhook_url = body["webhook_url"]
+            if "webhook_headers" in body:
+                headers = body["webhook_headers"] or {}
+                if not isinstance(headers, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+                ):
+                    return jsonify(error="webhook_headers must be an object of header name to string value"), 400
+                state.webhook_headers = dict(headers)
             if "accesskey" in body:
                 state.accesskey = body["accesskey"]
             if "allowed_ips" in body:

@@ -90,13 +90,18 @@ def page(rows: list[Any], params: dict[str, Any], default_limit: int = DEFAULT_L
 def emit_hook(state: WhmcsState, event: str, variables: dict[str, Any]) -> None:
     """Record a hook event and POST it to the configured webhook, as an operator's hook file would."""
     payload = {"event": event, **variables}
+    # The hook file of docs/whmcs.md also names the invoice and its client the way Tollgate reads them.
+    if "invoiceid" in variables:
+        payload["invoice_id"] = variables["invoiceid"]
+    if "userid" in variables:
+        payload["client_id"] = variables["userid"]
     state.hook_log.append(payload)
     if not state.webhook_url:
         return
     request = urllib.request.Request(
         state.webhook_url,
         data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={**state.webhook_headers, "Content-Type": "application/json"},
         method="POST",
     )
     try:

@@ -192,6 +192,8 @@ class WhmcsState:
     allowed_ips: set[str] = field(default_factory=lambda: {"127.0.0.1", "::1"})
     banned_ips: set[str] = field(default_factory=set)
     webhook_url: str | None = None
+    webhook_headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers on every hook POST, e.g. `Authorization: Bearer <whmcs-scoped key>` for the gateway."""
     webhook_timeout_seconds: float = 5.0
     server_module: ServerModule | None = None
     module_result: str = "success"
