@@ -34,8 +34,9 @@ def target_of(assignment: ServiceAssignment) -> ServiceTarget:
 
 
 def action_result(action: PbxAction) -> dict[str, Any]:
-    """The action as the suspend/unsuspend jobs return it (`done` or `pending`)."""
-    return {"status": "done" if action.status == "done" else "pending", "message": action.message}
+    """The action as the suspend/unsuspend jobs return it (`done`, `superseded` or `pending`)."""
+    status = action.status if action.status in ("done", "superseded") else "pending"
+    return {"status": status, "message": action.message}
 
 
 def run_action(
@@ -55,7 +56,7 @@ def run_action(
     now = datetime.now(UTC)
     with db.session() as session:
         record = session.scalar(select(PbxAction).where(PbxAction.action_ref == action_ref))
-        if record is not None and record.status in ("done", "manual"):
+        if record is not None and record.status in ("done", "manual", "superseded"):
             return action_result(record)
         assignment = get_assignment(session, service_id)
         server = session.get(Server, assignment.server_id)
@@ -74,6 +75,20 @@ def run_action(
                 updated_at=now,
             )
             session.add(record)
+            session.flush()
+        # A suspend still retrying must not undo a later unsuspend (or the reverse): the newest
+        # action on a service is the one that stands.
+        newer = session.scalar(
+            select(PbxAction.action_ref)
+            .where(PbxAction.service_id == service_id, PbxAction.id > record.id)
+            .order_by(PbxAction.id.desc())
+            .limit(1)
+        )
+        if newer is not None:
+            record.status = "superseded"
+            record.message = f"superseded by {newer}"
+            record.updated_at = now
+            return action_result(record)
         record.attempts += 1
         target = target_of(assignment)
         adapter = adapter_factory(server)

@@ -138,3 +138,24 @@ def test_failed_action_stays_pending_and_is_retried(app, client, redis_conn, fus
     with app.extensions["db"].session() as session:
         action = session.scalars(select(PbxAction)).one()
     assert action.status == "done" and action.attempts == 2
+
+
+def test_a_retried_suspend_never_undoes_a_later_unsuspend(app, client, redis_conn, fusionpbx_url, esl):
+    """A suspend that failed and retries after the client was restored is skipped: the restore stands."""
+    setup_service(client, fusionpbx_url, esl, "extensions")
+    esl.stop()
+    assert run_action(app, redis_conn, "suspend", "client:7:1:101:suspend").get_status() in ("failed", "scheduled")
+    with EventSocketServer(password="s3cret", port=esl.port) as again:
+        assert run_action(app, redis_conn, "unsuspend", "client:7:1:101:unsuspend").return_value()["status"] == "done"
+        job, _ = enqueue(
+            redis_conn, "cdr", "cdr_service.jobs.suspend_service", 101, "client:7:1:101:suspend", job_id="late-retry"
+        )
+        run_jobs(app, "cdr")
+        result = fetch_job(redis_conn, job.id).return_value()
+        assert result["status"] == "superseded" and "client:7:1:101:unsuspend" in result["message"]
+        assert "reloadxml" in again.api_commands()
+        commands_after_restore = list(again.commands)
+    flags = enabled(fusionpbx_url, "SELECT extension, enabled FROM v_extensions WHERE extension IN ('2112', '2113')")
+    assert flags == {"2112": "true", "2113": "true"}
+    assert client.get("/v1/services/101").json["suspended"] is False
+    assert not any("flush_inbound_reg" in command for command in commands_after_restore)
