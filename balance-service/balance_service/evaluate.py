@@ -118,7 +118,7 @@ def evaluate_chunk(
                 errors.append({"client_id": client_id, "error": message})
                 continue
             # A client refreshed since `read_at` (a payment event, a charge) has fresher facts than this read.
-            fresher = client is not None and client.synced_at is not None and as_utc(client.synced_at) >= read_at
+            fresher = client is not None and client.synced_at is not None and client.synced_at >= read_at
             try:
                 with session.begin_nested():
                     if not fresher:
@@ -141,11 +141,6 @@ def evaluate_chunk(
             results.append((client, result))
     write_backs(db, whmcs, settings_row, results, concurrency=concurrency, make_client=make_client)
     return [result for _client, result in results], errors
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """An aware UTC time (SQLite gives back naive UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def decide_and_apply(

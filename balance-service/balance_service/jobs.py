@@ -21,7 +21,7 @@ from tollgate_common.jobs import enqueue, fetch_job, report_progress
 from tollgate_common.service import get_db, get_redis, settings
 
 from .autobill import MODES, run_autobill, unfinished_runs
-from .evaluate import Evaluation, as_utc, evaluate_chunk
+from .evaluate import Evaluation, evaluate_chunk
 from .evaluate import evaluate_client as evaluate
 from .exceptions import WhmcsError
 from .mirror import refresh_client
@@ -305,7 +305,7 @@ def sync_clients(day: str) -> dict[str, Any]:
                     errors.append({"client_id": client_id, "error": got.message})
                     continue
                 mirrored = locked.get(client_id)
-                if mirrored is not None and mirrored.synced_at is not None and as_utc(mirrored.synced_at) >= read_at:
+                if mirrored is not None and mirrored.synced_at is not None and mirrored.synced_at >= read_at:
                     continue
                 details, services = got
                 refresh_client(

@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tollgate_common.db import Money
+from tollgate_common.db import Money, UtcDateTime
 from tollgate_common.migrations import NAMING_CONVENTION
 
 ZERO = Decimal("0")
@@ -38,7 +38,7 @@ class WhmcsSettings(Base):
     field_manual_suspend: Mapped[int | None] = mapped_column(Integer)
     field_voip_suspended: Mapped[int | None] = mapped_column(Integer)
     field_low_balance_threshold: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Client(Base):
@@ -59,11 +59,11 @@ class Client(Base):
     outstanding: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     services: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     voip_state: Mapped[str] = mapped_column(String(20), default="active")
     suspended_by: Mapped[str | None] = mapped_column(String(20))
     suspension_count: Mapped[int] = mapped_column(Integer, default=0)
-    suspended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     voip_field_written: Mapped[str | None] = mapped_column(String(10))
     low_balance_armed: Mapped[bool] = mapped_column(default=True)
     low_balance_sent_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -76,7 +76,7 @@ class ServiceHold(Base):
 
     service_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     client_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ClientEvent(Base):
@@ -86,7 +86,7 @@ class ClientEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -101,10 +101,10 @@ class Run(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_key: Mapped[str] = mapped_column(String(100), unique=True)
     mode: Mapped[str] = mapped_column(String(20))
-    cutoff: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    cutoff: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(20), default="running")
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -140,7 +140,7 @@ class Charge(Base):
     carry_in: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     posted_amount: Mapped[Decimal] = mapped_column(Money())
     carry_out: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Posting(Base):
@@ -158,7 +158,7 @@ class Posting(Base):
     status: Mapped[str] = mapped_column(String(20), default="planned")
     whmcs_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ServiceCarry(Base):

@@ -200,8 +200,6 @@ class Poster:
         Redis restart the run lock is gone, so a new attempt can start while the old one's call is still
         running; a look-up before that call's timeout has passed could miss it and send it twice.
         """
-        if marked_at.tzinfo is None:  # SQLite gives naive UTC
-            marked_at = marked_at.replace(tzinfo=dt.UTC)
         ends = marked_at + dt.timedelta(seconds=self.whmcs.timeout + IN_FLIGHT_MARGIN_SECONDS)
         while (left := (ends - dt.datetime.now(dt.UTC)).total_seconds()) > 0:
             time.sleep(min(left, 5.0))

@@ -89,3 +89,14 @@ def test_failed_job_is_requeued_by_the_same_key(worker_app, redis_conn):
     assert (queued, queued_again) == (True, False)
     run_jobs(worker_app, "cdr")
     assert fetch_job(redis_conn, "rerun").return_value() == "done on attempt 2"
+
+
+def test_retrying_job_reports_its_last_error(worker_app, redis_conn):
+    """A job that failed and waits to retry says why, so an operator sees the cause before the last try."""
+    from rq import Retry
+
+    enqueue(redis_conn, "cdr", "jobs_fixtures.fail", job_id="retrying", retry=Retry(max=2, interval=600))
+    run_jobs(worker_app, "cdr")
+    report = job_report(fetch_job(redis_conn, "retrying"))
+    assert report["status"] == "scheduled"
+    assert report["error"] == "ValueError: carrier said no"

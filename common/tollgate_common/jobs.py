@@ -104,10 +104,9 @@ def job_report(job: Job) -> dict[str, Any]:
     status = job.get_status()
     status_text = status.value if isinstance(status, JobStatus) else str(status)
     error = None
-    if status == JobStatus.FAILED:
-        latest = job.latest_result()
-        error = (latest.exc_string or "").strip().splitlines()[-1:] if latest else None
-        error = error[0] if error else "job failed"
+    if status != JobStatus.FINISHED:
+        # Recorded by the worker on every failure, so a job waiting to retry also says why.
+        error = job.meta.get("last_error")
     return {
         "id": job.id,
         "status": status_text,

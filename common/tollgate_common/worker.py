@@ -38,10 +38,23 @@ class AppSimpleWorker(AppContextMixin, SimpleWorker):
     """Runs jobs in-process; used by tests and by `--burst` one-shot runs."""
 
 
+def record_last_error(job: Job, exc_type: type[BaseException], exc_value: BaseException, _traceback: Any) -> bool:
+    """Keep the latest failure on the job (RQ keeps none for a job that will be retried)."""
+    job.meta["last_error"] = f"{exc_type.__name__}: {exc_value}"
+    job.save_meta()
+    return True
+
+
 def build_worker(app: Flask, queue_name: str, *, simple: bool = False, **kwargs: Any) -> Worker:
     connection = app.extensions["redis"]
     worker_cls = AppSimpleWorker if simple else AppWorker
-    worker = worker_cls([get_queue(queue_name, connection)], connection=connection, serializer=JSONSerializer, **kwargs)
+    worker = worker_cls(
+        [get_queue(queue_name, connection)],
+        connection=connection,
+        serializer=JSONSerializer,
+        exception_handlers=[record_last_error],
+        **kwargs,
+    )
     worker.app = app
     return worker
 
