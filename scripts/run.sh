@@ -7,10 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 source scripts/infra.sh
+fresh_state=true
+[ -s "${TOLLGATE_VAR_DIR:-var}/admin.key" ] && fresh_state=false
 source scripts/env.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 ensure_redis
+if $fresh_state; then
+  # Jobs are keyed by business keys (a day's autobill, a slot's sync); a new var/ must not find
+  # the finished jobs of an earlier one, so Tollgate's Redis database starts empty with it.
+  echo "==> new state in $TOLLGATE_VAR_DIR: emptying Tollgate's Redis database ($TOLLGATE_REDIS_URL)"
+  .venv/bin/python -c "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()" "$TOLLGATE_REDIS_URL"
+fi
 ensure_postgres   # the simulated FusionPBX keeps its CDRs in real PostgreSQL, as FusionPBX does
 ensure_database "$TOLLGATE_SIM_FUSIONPBX_DB"
 tollgate-sim fusionpbx-init --db-url "$TOLLGATE_SIM_FUSIONPBX_DB"
