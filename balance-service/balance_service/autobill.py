@@ -148,7 +148,9 @@ def run_autobill(
         failures=failures,
     )
     report.update(notes or {})
-    report.update(cdr_report=cdr.report(cutoff - dt.timedelta(days=1), cutoff), open_postings=open_postings(db, run_id))
+    # Every call still unrated and every row quarantined so far, whatever its age: they stay listed
+    # until rated or dealt with, including what this run's own sync quarantined after the cutoff.
+    report.update(cdr_report=cdr.report(utcnow()), open_postings=open_postings(db, run_id))
     with db.session() as session:
         run = session.get(Run, run_id)
         run.report = report

@@ -78,17 +78,24 @@ def rating_api() -> RatingApi:
     return RatingApi(ServiceClient("rating-service", config.rating_url, config.internal_token))
 
 
-def wait_for_cdr_sync(run_key: str) -> str:
-    """Trigger the CDR sync of every server for this run and wait for it, up to `cdr_sync_wait_seconds`."""
+def wait_for_cdr_sync(run_key: str) -> dict[str, Any]:
+    """Trigger the CDR sync of every server for this run and wait for it, up to `cdr_sync_wait_seconds`.
+
+    Returns the report notes: the sync's outcome and, per server, why a server could not be synced
+    (its calls are charged by a later run, and the operator must see that it is behind).
+    """
     job = queue_job("cdr", "cdr_service.jobs.sync_all", run_key, job_id=f"cdr-sync:{run_key}")
     deadline = time.monotonic() + settings().cdr_sync_wait_seconds
     while True:
-        status = fetch_job(get_redis(), job.id).get_status(refresh=True)
+        job = fetch_job(get_redis(), job.id)
+        status = job.get_status(refresh=True)
         if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-            return str(status.value)
+            result = job.return_value() if status == JobStatus.FINISHED else None
+            failures = (result or {}).get("failures") or {}
+            return {"cdr_sync": str(status.value), "cdr_sync_failures": failures}
         if time.monotonic() >= deadline:
             # Charge what is already rated; calls still syncing are charged by the next run.
-            return f"not finished after {settings().cdr_sync_wait_seconds} s"
+            return {"cdr_sync": f"not finished after {settings().cdr_sync_wait_seconds} s", "cdr_sync_failures": {}}
         time.sleep(SYNC_POLL_SECONDS)
 
 
@@ -145,7 +152,7 @@ def autobill(run_key: str, mode: str) -> dict[str, Any]:
             )
         except TollgateError as exc:
             resumed.append({"run_key": earlier_key, "error": exc.message})
-    report = charge_run(run_key, mode, now, {"cdr_sync": wait_for_cdr_sync(run_key), "resumed_runs": resumed})
+    report = charge_run(run_key, mode, now, {**wait_for_cdr_sync(run_key), "resumed_runs": resumed})
     if mode == "daily":
         queue_job(
             "balance", "balance_service.jobs.sync_clients", now.date().isoformat(), job_id=f"client-sync:{now.date()}"

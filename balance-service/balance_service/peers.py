@@ -33,11 +33,9 @@ class CdrApi:
             f"/internal/services/{service_id}/claim", json={"claim_ref": claim_ref, "cutoff": cutoff.isoformat()}
         )
 
-    def report(self, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-        """Unrated and quarantined CDR counts per service in a window."""
-        return (
-            self.client.get("/internal/report", params={"since": since.isoformat(), "until": until.isoformat()}) or []
-        )
+    def report(self, until: dt.datetime) -> list[dict[str, Any]]:
+        """Unrated and quarantined CDR counts per service, all of them up to `until`."""
+        return self.client.get("/internal/report", params={"until": until.isoformat()}) or []
 
 
 class RatingApi:

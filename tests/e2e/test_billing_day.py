@@ -123,6 +123,9 @@ def test_run_report_lists_what_was_charged_unrated_and_quarantined(day, billed):
     }
     assert report["failures"] == [] and report["unresolved"] == [] and report["open_postings"] == []
     assert {"service_id": 102, "unrated": 1, "quarantined": 0} in report["cdr_report"]  # the Japan call
+    # The Vodia record that ends before it starts, quarantined by this run's own sync after its cutoff.
+    assert {"service_id": 101, "unrated": 0, "quarantined": 1} in report["cdr_report"]
+    assert report["cdr_sync"] == "finished" and report["cdr_sync_failures"] == {}
 
     runs = day.get("/v1/runs")["items"]
     assert [(run["run_key"], run["status"]) for run in runs] == [(f"daily:{run_day(billed)}", "finished")]
