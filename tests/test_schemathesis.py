@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from conftest import MIGRATED
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from redis import Redis
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 from schemathesis.config import SchemathesisConfig
@@ -23,28 +23,6 @@ SEED = 20261125
 EXAMPLES_PER_OPERATION = 15
 MAX_WAIT_SECONDS = 1
 """No balance worker runs here, so a cron call must not wait for autobill or autosuspend to finish."""
-
-MAX_INTEGER = 2**31 - 1
-"""PostgreSQL `integer`, the type of the id columns."""
-
-# Reported to the lead, not fixed here (cdr-service and balance-service belong to other engineers):
-# these operations answer 5xx when a path id is past PostgreSQL's integer, because the id reaches a
-# query unchecked. Only such examples are left out; every other call to them is still made and checked.
-REPORTED_ID_OVERFLOWS = {
-    "POST /v1/services/{service_id}/suspend": "cdr-service GET /internal/services (500), balance answers 502",
-    "POST /v1/services/{service_id}/unsuspend": "cdr-service GET /internal/services (500), balance answers 502",
-    "GET /v1/clients/{client_id}": "balance-service mirrored_client (500 once WHMCS is configured)",
-    "POST /v1/postings/{posting_id}/resolve": "balance-service resolve_posting (500)",
-    "GET /v1/runs/{run_ref}": "balance-service find_run (500)",
-    "GET /v1/runs/{run_ref}/charges": "balance-service find_run (500)",
-}
-
-
-def path_id_past_integer(case) -> bool:
-    return any(
-        str(value).lstrip("-").isdigit() and abs(int(value)) > MAX_INTEGER
-        for value in (case.path_parameters or {}).values()
-    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +64,6 @@ def exercise(operation, mode: GenerationMode) -> None:
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def call(case):
-        assume(not (operation.label in REPORTED_ID_OVERFLOWS and path_id_past_integer(case)))
         if isinstance((case.query or {}).get("wait"), int):
             case.query["wait"] = min(case.query["wait"], MAX_WAIT_SECONDS)
         case.call_and_validate(
@@ -112,5 +89,4 @@ def test_every_operation_answers_as_documented(api_schema):
             except (Exception, FailureGroup) as exc:  # collect every operation's failure, not only the first
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert operations == len(routed_operations())
-    assert set(REPORTED_ID_OVERFLOWS) <= {f"{method.upper()} {path}" for path, method in routed_operations()}
     assert not failures, "\n\n".join(failures)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tollgate_common.db import Database
+from tollgate_common.db import MAX_INTEGER_ID, Database
 from tollgate_common.errors import Conflict, NotFound
 from tollgate_common.money import lenient_decimal, money_str
 
@@ -315,7 +315,7 @@ def resolve_posting(db: Database, posting_id: int, outcome: str) -> dict[str, An
     A `not_posted` posting goes back to planned, so resuming the run sends it once.
     """
     with db.session() as session:
-        posting = session.get(Posting, posting_id)
+        posting = session.get(Posting, posting_id) if 0 < posting_id <= MAX_INTEGER_ID else None
         if posting is None:
             raise NotFound(f"posting {posting_id} not found")
         if posting.status != UNVERIFIED:

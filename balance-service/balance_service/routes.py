@@ -9,10 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from tollgate_common.db import MAX_INTEGER_ID
 from tollgate_common.service import get_db
 
 from . import jobs
-from .exceptions import InvalidSettings, RunNotFound
+from .exceptions import ClientNotFound, InvalidSettings, RunNotFound
 from .holds import admin_suspend, admin_unsuspend
 from .ledger import money_text
 from .mirror import merge_data, refresh_client
@@ -65,6 +66,8 @@ class WhmcsSettingsView(MethodView):
 
 def mirrored_client(session: Any, client_id: int) -> Client:
     """The mirrored client, read from WHMCS first when it is not mirrored yet."""
+    if not 0 < client_id <= MAX_INTEGER_ID:
+        raise ClientNotFound(f"client {client_id} not found")
     client = session.get(Client, client_id)
     return client if client is not None else refresh_client(session, jobs.whmcs_client(), client_id)
 
@@ -90,7 +93,7 @@ def list_runs(query: dict[str, Any]) -> dict[str, Any]:
 
 def find_run(session: Any, run_ref: str) -> Run:
     """A run by its id or by its key (`daily:2026-11-25`)."""
-    run = session.get(Run, int(run_ref)) if run_ref.isdigit() else None
+    run = session.get(Run, int(run_ref)) if run_ref.isdigit() and 0 < int(run_ref) <= MAX_INTEGER_ID else None
     run = run or session.scalar(select(Run).where(Run.run_key == run_ref))
     if run is None:
         raise RunNotFound(f"run {run_ref} not found")

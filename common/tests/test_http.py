@@ -3,7 +3,7 @@
 import pytest
 from flask import Flask, jsonify, request
 
-from tollgate_common.errors import NotFound, Unavailable, UpstreamError
+from tollgate_common.errors import Conflict, NotFound, Unavailable, UpstreamError
 from tollgate_common.http import ServiceClient
 from tollgate_common.logs import bind_request_id
 from tollgate_common.testing import serve_app
@@ -81,3 +81,15 @@ def test_unreachable_peer_is_unavailable():
     """Nobody listening is Unavailable, naming the peer."""
     with pytest.raises(Unavailable, match="cdr unreachable"):
         ServiceClient("cdr", "http://127.0.0.1:9", "t" * 20, retries=0).get("/x")
+
+
+def test_unknown_peer_code_keeps_its_status_class(peer):
+    """A peer's domain-specific 409 (code we do not know) comes back as a Conflict, not a 502."""
+    app, url = peer
+
+    @app.get("/conflict")
+    def conflict():
+        return jsonify(error={"code": "whmcs_not_configured", "message": "configure WHMCS", "details": {}}), 409
+
+    with pytest.raises(Conflict, match="configure WHMCS"):
+        ServiceClient("balance", url, "t" * 20).get("/conflict")

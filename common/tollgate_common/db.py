@@ -16,6 +16,10 @@ from sqlalchemy.types import TypeDecorator
 
 from .errors import ConfigError
 
+MAX_INTEGER_ID = 2**31 - 1
+"""The largest id an INTEGER primary key holds; a larger one cannot name a row (and PostgreSQL
+would refuse to compare it with an integer column), so lookups treat it as not found."""
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite files get their folder, WAL and a busy timeout for several processes."""

@@ -8,10 +8,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import ERROR_BY_CODE, TollgateError, Unavailable, UpstreamError
+from .errors import ERROR_BY_CODE, HTTP_STATUS, TollgateError, Unavailable, UpstreamError
 from .logs import REQUEST_ID_HEADER, current_request_id
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+ERROR_BY_STATUS = {status: cls for cls, status in reversed(HTTP_STATUS.items()) if 400 <= status < 500}
+"""A peer's own error code we do not know still keeps its meaning: its 409 stays a conflict, not a 502."""
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 """Only these are retried: repeating a POST could do its work twice."""
 
@@ -95,7 +98,7 @@ class ServiceClient:
     def _error_from(self, response: requests.Response) -> TollgateError:
         try:
             body = response.json()["error"]
-            error_cls = ERROR_BY_CODE.get(body.get("code"), UpstreamError)
+            error_cls = ERROR_BY_CODE.get(body.get("code")) or ERROR_BY_STATUS.get(response.status_code, UpstreamError)
             error = error_cls(f"{self.name}: {body.get('message')}", body.get("details") or {})
         except (ValueError, KeyError, TypeError):
             error = UpstreamError(f"{self.name} answered HTTP {response.status_code}")
